@@ -276,16 +276,17 @@ def load_tfds(data_dir=None, download: bool = True) -> MNIST:
     """MNIST through ``tfds.load``, exactly the call the article makes, as numpy arrays."""
     import tensorflow_datasets as tfds
 
-    (train, test) = tfds.as_numpy(
-        tfds.load(
-            "mnist",
-            split=["train", "test"],
-            as_supervised=True,
-            batch_size=-1,
-            data_dir=data_dir,
-            download=download,
-        )
+    (train, test) = tfds.load(
+        "mnist",
+        split=["train", "test"],
+        as_supervised=True,
+        data_dir=data_dir,
+        download=download,
     )
+    # Not batch_size=-1: when TFDS does not know a split's size (e.g. under
+    # tfds.testing.mock_data) that becomes padded_batch(sys.maxsize), and TensorFlow aborts the
+    # whole process. Bounded chunks give the same arrays either way.
+    train, test = _tfds_to_numpy(train), _tfds_to_numpy(test)
     where = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
     return MNIST(
         train=Split(np.asarray(train[0], np.uint8), np.asarray(train[1])),
@@ -293,6 +294,19 @@ def load_tfds(data_dir=None, download: bool = True) -> MNIST:
         source="tfds",
         origin=f"tensorflow_datasets 'mnist' in {where}",
     )
+
+
+def _tfds_to_numpy(ds, chunk: int = 10_000):
+    """(images, labels) numpy arrays from a supervised TFDS dataset, read in bounded batches."""
+    import tensorflow_datasets as tfds
+
+    images, labels = [], []
+    for x, y in tfds.as_numpy(ds.batch(chunk)):
+        images.append(x)
+        labels.append(y)
+    if not images:
+        raise DataError("TFDS returned an empty MNIST split")
+    return np.concatenate(images), np.concatenate(labels)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -485,6 +499,32 @@ def make_pipeline(images, labels, batch_size: int = 128, shuffle: bool = True, s
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def article_pipeline(images, labels, batch_size: int = 128, seed: int = 0):
+    """The article's order, shuffle *then* cache, kept only to show its flaw.
+
+    The cache stores the first epoch's shuffled order, so every later epoch replays it.
+    """
+    import tensorflow as tf
+
+    x = scale_images(np.asarray(images))
+    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(labels)))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).cache()
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_orders(dataset, epochs: int = 3, n: int = 12) -> list:
+    """The first ``n`` labels of each of ``epochs`` full passes over a batched dataset.
+
+    Each pass runs to the end, as a training epoch does: a cache is only complete (and replayed)
+    after one full pass.
+    """
+    orders = []
+    for _ in range(epochs):
+        labels = np.concatenate([np.asarray(y) for _, y in dataset])
+        orders.append(labels[:n].tolist())
+    return orders
 
 
 def summarize_tasks(tasks: dict) -> str:

