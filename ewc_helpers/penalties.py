@@ -213,6 +213,25 @@ def l2_penalty(model_or_anchor, lam, task: str = "") -> QuadraticPenalty:
     return QuadraticPenalty(anchor, lam)
 
 
+def article_l2_penalty(model_or_anchor):
+    """The article's L2 term, ``0.5 * sum_v ||theta_v - theta*_v||``: a norm, not its square, no lam.
+
+    Kept only to demonstrate its flaw: at ``theta = theta*`` (the very first step on task B) the
+    gradient of a Euclidean norm is 0/0, which TensorFlow evaluates to NaN, and the NaN spreads into
+    every weight. Use :func:`l2_penalty` for the correct squared distance.
+    """
+    if isinstance(model_or_anchor, Anchor):
+        theta = model_or_anchor.theta
+    else:
+        theta = [v.numpy() for v in model_or_anchor.trainable_variables]
+    consts = [tf.constant(t) for t in theta]
+
+    def penalty(variables):
+        return 0.5 * tf.add_n([tf.norm(v - t) for v, t in zip(variables, consts)])
+
+    return penalty
+
+
 class OnlineEWC:
     """A single running anchor: ``F = gamma * F_old + F_new``, centred on the latest weights.
 
