@@ -124,9 +124,13 @@ def _batch_function(model, method, example_shape, num_classes):
     variables = list(model.trainable_variables)
     index = {id(v): i for i, v in enumerate(variables)}
     sequential = isinstance(model, keras.Sequential)
+    # A weak reference: a strong one in this closure (kept in _CACHE[model]) would keep every
+    # model ever passed to compute_fisher alive, defeating the WeakKeyDictionary.
+    model_ref = weakref.ref(model)
 
     def forward(x, tape):
         """Logits, plus (layer, input, pre-activation) for every closed-form Dense layer."""
+        model = model_ref()
         if not sequential:
             return model(x, training=False), []
         records, h = [], x

@@ -1,0 +1,248 @@
+"""How long the Fisher and penalised training take, as ratios to one epoch of plain ``model.fit``.
+
+Run: ``python benchmarks/bench_fisher.py`` (about 2-3 minutes on 2 CPU cores; offline).
+
+Data: the 5,000 embedded MNIST digits (``data.load_mnist("embedded")``), labels ``digit // 2``,
+tiled to 30,000 examples; every copy after the first is shifted by a random whole-pixel offset
+of -2..2 in each direction, so the set is MNIST-sized without being 6 exact repeats. Model: the
+article's 784-128-5 MLP, trained for 4 short epochs (the first also warms up).
+
+Everything is timed after a warm-up (tracing, the pipeline's cache). Plain ``model.fit`` epochs
+(batch 128, through ``data.make_pipeline``), penalised epochs and each Fisher method are timed in
+5 back-to-back rounds: each ratio is the median of per-round ratios, so that the slow drifts of a
+shared machine cancel. The article's loops and Fisher are timed once each (they are slow), paired
+with a reference run taken just before. Targets are checked as PASS/MISS; nothing is asserted,
+and the load average is printed alongside.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ewc_helpers  # noqa: E402,F401  (quiet TensorFlow start-up)
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import article_baseline  # noqa: E402
+from ewc_helpers import data, fisher, models, penalties, reproducibility  # noqa: E402
+
+N_EXAMPLES = 30_000
+BATCH = 128
+ROUNDS = 5
+JACOBIAN_SUBSET = 3_000
+JACOBIAN_BATCH = 100
+
+
+# --------------------------------------------------------------------------- data
+def build_data(n=N_EXAMPLES, seed=0):
+    """Embedded digits tiled to ``n``: copy 0 as is, later copies shifted by -2..2 pixels."""
+    mnist = data.load_mnist("embedded", verbose=False)
+    images = np.concatenate([mnist.train.images, mnist.test.images])
+    digits = np.concatenate([mnist.train.labels, mnist.test.labels])
+    rng = np.random.default_rng(seed)
+    reps = -(-n // len(images))
+    out = []
+    for r in range(reps):
+        block = images.copy()
+        if r:
+            shifts = rng.integers(-2, 3, size=(len(block), 2))
+            for i, (dy, dx) in enumerate(shifts):
+                block[i] = np.roll(block[i], (dy, dx), axis=(0, 1))
+        out.append(block)
+    x = np.concatenate(out)[:n]
+    y = np.tile(digits, reps)[:n] // 2
+    order = rng.permutation(n)
+    return x[order], y[order].astype(np.int64), len(images)
+
+
+# --------------------------------------------------------------------------- timing helpers
+class EpochTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
+def fit_epoch_times(model, ds, epochs):
+    timer = EpochTimer()
+    model.fit(ds, epochs=epochs, verbose=0, callbacks=[timer])
+    return timer.times
+
+
+def timed(fn, repeats):
+    times = []
+    result = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def jacobian_fisher_fn(model):
+    """Empirical Fisher sums of one batch from per-example gradients via tape.jacobian (pfor)."""
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def batch_sums(x, y):
+        with tf.GradientTape() as tape:
+            logp = tf.nn.log_softmax(model(x, training=False))
+            target = tf.gather(logp, y, axis=1, batch_dims=1)
+        jac = tape.jacobian(target, variables, experimental_use_pfor=True)
+        return [tf.reduce_sum(tf.square(j), axis=0) for j in jac]
+
+    return batch_sums
+
+
+# --------------------------------------------------------------------------- report
+ROWS = []
+
+
+def row(name, seconds, ratio=None, target=None, note=""):
+    verdict = "" if target is None else ("PASS" if ratio <= target else "MISS")
+    ROWS.append((name, seconds, ratio, target, verdict, note))
+    r = "" if ratio is None else f"{ratio:8.3f}"
+    t = "" if target is None else f"<= {target:g}"
+    print(f"  {name:<44}{seconds:9.3f} s  {r:>8}  {t:>7}  {verdict:<4}  {note}", flush=True)
+
+
+def main():
+    start = time.perf_counter()
+    print(f"bench_fisher: TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+          f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    reproducibility.set_seed(0)
+    x_u8, y, n_source = build_data()
+    x = data.scale_images(x_u8)
+    print(f"data: {n_source:,} embedded MNIST digits tiled to {len(x):,} examples (copies after the "
+          "first shifted by a random -2..2 pixels in y and x), labels digit // 2 (5 classes)")
+    ds = data.make_pipeline(x_u8, y, batch_size=BATCH, shuffle=True, seed=0)
+    model = models.build_mlp()  # 784-128-5, Adam, no penalties
+
+    # Brief training; the first epoch traces the train step and fills the pipeline's cache.
+    times = fit_epoch_times(model, ds, epochs=3)
+    print(f"model: 784-128-5 MLP ({model.count_params():,} parameters), trained {len(times)} epochs "
+          f"({', '.join(f'{t:.2f}' for t in times)} s)")
+
+    # A second model with the same weights trains with the EWC penalty (lam = 100, empirical F).
+    anchor = penalties.Anchor.from_model(model, fisher.compute_fisher(model, (x, y)), task="A")
+    weights = model.get_weights()
+    penalised = models.build_mlp()
+    penalised.set_weights(weights)
+    penalised.set_penalties([penalties.ewc_penalty(anchor, 100.0)])
+    fit_epoch_times(penalised, ds, epochs=1)  # warm-up: trace its train step
+    methods = (("empirical", 1.0), ("sampled", 1.0), ("exact", 3.0))
+    for method, _ in methods:
+        fisher.compute_fisher(model, (x[:1000], y[:1000]), method)  # warm-up: trace
+
+    # Rounds: a plain epoch, a penalised epoch and each Fisher back to back, so that every ratio
+    # pairs measurements taken within seconds of each other (the machine is shared, and its
+    # speed drifts). Reported: median over the rounds of the times and of the per-round ratios.
+    rounds = {"plain": [], "penalised": [], **{m: [] for m, _ in methods}}
+    for _ in range(ROUNDS):
+        rounds["plain"] += fit_epoch_times(model, ds, epochs=1)
+        rounds["penalised"] += fit_epoch_times(penalised, ds, epochs=1)
+        for method, _ in methods:
+            t = time.perf_counter()
+            fisher.compute_fisher(model, (x, y), method)
+            rounds[method].append(time.perf_counter() - t)
+    plain = statistics.median(rounds["plain"])
+
+    def ratio(key, unit="plain"):
+        return statistics.median([a / b for a, b in zip(rounds[key], rounds[unit])])
+
+    print(f"\ntimes: median of {ROUNDS} rounds; ratios: median of the per-round ratios")
+    print(f"  {'measurement':<44}{'time':>11}  {'ratio':>8}  {'target':>7}")
+    row("plain model.fit, one epoch (the unit)", plain, 1.0, None,
+        "epochs: " + ", ".join(f"{t:.2f}" for t in rounds["plain"]))
+    for method, target in methods:
+        row(f"compute_fisher {method!r}, {len(x):,} examples", statistics.median(rounds[method]),
+            ratio(method), target)
+    row("model.fit with EWC penalty, one epoch", statistics.median(rounds["penalised"]),
+        ratio("penalised"), 1.15, "epochs: " + ", ".join(f"{t:.2f}" for t in rounds["penalised"]))
+
+    # The article's eager GradientTape loop (benchmarks/article_baseline.py): one epoch each,
+    # each paired with a plain model.fit epoch taken just before it.
+    art_model = article_baseline.build_article_model()
+    art_model.set_weights(weights)
+    theta_a = article_baseline.snapshot(art_model)
+    f_const = [tf.constant(f) for f in anchor.fisher]
+    loops = (
+        ("L2", lambda v: article_baseline.article_l2_term(v, theta_a),
+         "1 run; its weights go NaN, as in the article"),
+        ("EWC", lambda v: article_baseline.article_ewc_term(f_const, v, theta_a), "1 run"),
+    )
+    article_baseline.eager_epoch(art_model, ds.take(5), loops[0][1])  # warm-up: optimizer state
+    for name, penalty, note in loops:
+        art_model.set_weights(weights)
+        unit = fit_epoch_times(model, ds, epochs=1)[0]
+        t = time.perf_counter()
+        article_baseline.eager_epoch(art_model, ds, penalty)
+        secs = time.perf_counter() - t
+        row(f"article eager loop, {name}, one epoch", secs, secs / unit, None,
+            f"{note}; paired plain epoch {unit:.2f} s")
+
+    # The article's Fisher, 1000 batches of 128 from the repeated data (~4 passes over 30,000),
+    # paired with our empirical Fisher on all 30,000 examples taken just before.
+    print(f"\n  ratios below are to our empirical Fisher on {len(x):,} examples, timed just before each")
+    fisher.compute_fisher(model, (x, y), "article", num_batches=5)  # warm-up: trace
+    emp = timed(lambda: fisher.compute_fisher(model, (x, y), "empirical"), 1)[0]
+    t = time.perf_counter()
+    fisher.compute_fisher(model, (x, y), "article", num_batches=fisher.ARTICLE_NUM_BATCHES)
+    secs = time.perf_counter() - t
+    row(f"compute_fisher 'article', {fisher.ARTICLE_NUM_BATCHES} batches", secs, secs / emp, None,
+        f"1 run, tf.function step as in the package; empirical {emp:.2f} s")
+    emp = timed(lambda: fisher.compute_fisher(model, (x, y), "empirical"), 1)[0]
+    t = time.perf_counter()
+    article_baseline.article_precision_matrices(model, ds, fisher.ARTICLE_NUM_BATCHES)
+    secs = time.perf_counter() - t
+    row(f"article's Fisher run eagerly, {fisher.ARTICLE_NUM_BATCHES} batches", secs, secs / emp, None,
+        f"1 run, as the article ran it; empirical {emp:.2f} s")
+
+    # Per-example gradients through tape.jacobian (pfor) on a subset, extrapolated.
+    fn = jacobian_fisher_fn(model)
+    xs, ys = tf.constant(x[:JACOBIAN_SUBSET]), tf.constant(y[:JACOBIAN_SUBSET].astype(np.int32))
+    fn(xs[:JACOBIAN_BATCH], ys[:JACOBIAN_BATCH])  # warm-up: trace
+
+    def run_jacobian():
+        sums = [np.zeros(v.shape, np.float64) for v in model.trainable_variables]
+        for s in range(0, JACOBIAN_SUBSET, JACOBIAN_BATCH):
+            for total, part in zip(sums, fn(xs[s:s + JACOBIAN_BATCH], ys[s:s + JACOBIAN_BATCH])):
+                total += part.numpy()
+        return [a / JACOBIAN_SUBSET for a in sums]
+
+    emp = timed(lambda: fisher.compute_fisher(model, (x, y), "empirical"), 1)[0]
+    t = time.perf_counter()
+    jac = run_jacobian()
+    sub = time.perf_counter() - t
+    extrapolated = sub * len(x) / JACOBIAN_SUBSET
+    row(f"tape.jacobian Fisher, {len(x):,} (EXTRAPOLATED)", extrapolated, extrapolated / emp, None,
+        f"measured {sub:.2f} s on {JACOBIAN_SUBSET:,} in batches of {JACOBIAN_BATCH}, "
+        f"x{len(x) // JACOBIAN_SUBSET}; empirical {emp:.2f} s")
+    closed = fisher.compute_fisher(model, (x[:JACOBIAN_SUBSET], y[:JACOBIAN_SUBSET]), "empirical")
+    err = max(float(np.max(np.abs(a - b))) / float(np.max(np.abs(b))) for a, b in zip(closed, jac))
+    print(f"  (closed form vs tape.jacobian on the subset: max error {err:.1e} relative to each "
+          "array's largest entry)")
+
+    misses = [r[0] for r in ROWS if r[4] == "MISS"]
+    print(f"\ntargets: {sum(r[4] == 'PASS' for r in ROWS)} PASS, {len(misses)} MISS"
+          + (f" ({'; '.join(misses)})" if misses else ""))
+    print(f"total {time.perf_counter() - start:.1f} s; load average now {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
