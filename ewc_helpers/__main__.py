@@ -2,8 +2,11 @@
 
 ``reproduce`` runs the article's experiments (multi-task, A only, naive, L2 and EWC with lam chosen
 on validation, plus the article's own EWC recipe as an ablation) and prints task A and B test
-accuracy per method beside the article's published figures. ``--suite permuted`` runs the
-permuted-MNIST task sequence instead.
+accuracy per method beside the article's published figures. ``--suite permuted`` runs a
+permuted-MNIST task sequence instead (``--tasks`` tasks, 5 epochs each unless ``--epochs`` says
+otherwise): naive, L2, EWC with one anchor per task and online EWC (decay ``--gamma``), each lam
+chosen on validation, and prints average accuracy, backward transfer and the memory each method
+holds.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ import json
 import sys
 import time
 from pathlib import Path
+
+#: Epochs per task of the permuted suite (kept equal to experiments.PERMUTED_EPOCHS by a test;
+#: not imported from there so that --help and bad options stay fast).
+PERMUTED_EPOCHS = 5
 
 
 def _positive_int(text):
@@ -43,19 +50,40 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto (default, or $EWC_DATA), tfds, embedded, or a folder of MNIST IDX .gz files")
     rep.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
                      help="run seeds 0..N-1 and report mean ± std (default 1)")
-    rep.add_argument("--epochs", type=_positive_int, default=6, metavar="E",
-                     help="epochs per task for every method (default 6, as in the article)")
+    rep.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
+                     help="epochs per task for every method (default 6, as in the article; "
+                          f"{PERMUTED_EPOCHS} per task for --suite permuted)")
     rep.add_argument("--fisher", default="exact", choices=("empirical", "sampled", "exact"),
                      help="Fisher method for EWC (default exact)")
     rep.add_argument("--suite", default="article", choices=("article", "permuted"),
                      help="article: the even/odd split; permuted: a permuted-MNIST task sequence")
-    rep.add_argument("--tasks", type=_positive_int, default=5, metavar="T",
-                     help="number of permuted tasks (--suite permuted; default 5)")
-    rep.add_argument("--gamma", type=_unit_interval, default=1.0,
+    rep.add_argument("--tasks", type=_positive_int, default=None, metavar="T",
+                     help="number of permuted tasks, at least 2 (--suite permuted; default 5)")
+    rep.add_argument("--gamma", type=_unit_interval, default=None,
                      help="online-EWC decay in (0, 1] (--suite permuted; default 1)")
+    rep.add_argument("--full-grid", action="store_true",
+                     help="sweep lam over twice as many values (--suite permuted; default: 3 per method)")
     rep.add_argument("--json", type=Path, default=None, metavar="PATH", help="write every number to PATH")
     rep.add_argument("--quiet", action="store_true", help="print only the final table")
+    rep.set_defaults(subparser=rep)  # so that errors found after parsing show this command's usage
     return parser
+
+
+def _check_suite_options(parser, args):
+    """Options that belong to one suite only, and the defaults that differ between suites."""
+    if args.suite == "article":
+        given = [name for name in ("tasks", "gamma") if getattr(args, name) is not None]
+        given += ["full-grid"] if args.full_grid else []
+        if given:
+            parser.error(" and ".join(f"--{g}" for g in given)
+                         + (" apply" if len(given) > 1 else " applies") + " only to --suite permuted")
+        args.epochs = 6 if args.epochs is None else args.epochs
+        return
+    args.tasks = 5 if args.tasks is None else args.tasks
+    args.gamma = 1.0 if args.gamma is None else args.gamma
+    args.epochs = PERMUTED_EPOCHS if args.epochs is None else args.epochs
+    if args.tasks < 2:
+        parser.error(f"--tasks {args.tasks}: a task sequence needs at least 2 tasks")
 
 
 def _check_json_path(parser, path):
@@ -71,6 +99,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _check_json_path(parser, args.json)
+    _check_suite_options(args.subparser, args)
 
     from . import data, experiments  # imported here so that --help and bad options stay fast
 
@@ -83,9 +112,14 @@ def main(argv=None) -> int:
         return 2
     setup = experiments.Setup(fisher=args.fisher).with_epochs(args.epochs)
     if args.suite == "permuted":
-        report = experiments.run_permuted_suite(mnist, setup, num_tasks=args.tasks, seeds=args.seeds,
-                                                gamma=args.gamma, progress=say)
+        report = experiments.run_permuted_suite(
+            mnist, setup, num_tasks=args.tasks, seeds=args.seeds, gamma=args.gamma, progress=say,
+            lams=experiments.FULL_SEQUENCE_LAMS if args.full_grid else None)
         table = report["table"]
+        title = (f"Permuted MNIST ({mnist.source}): {args.tasks} tasks in sequence, {args.seeds} seed(s), "
+                 f"{args.epochs} epochs per task, online-EWC gamma {args.gamma:g} (lam chosen on validation)\n"
+                 "avg acc: mean test accuracy over every task after the last one; BWT: backward transfer "
+                 "(negative = forgetting);\nmemory held after the last task, ready for the next one")
     else:
         tasks = data.make_tasks(mnist)
         say(data.summarize_tasks(tasks))
@@ -96,14 +130,15 @@ def main(argv=None) -> int:
                 **{**setup.__dict__, "seed": seed}), progress=say))
         rows = experiments.summarize(runs)
         table = experiments.format_table(rows, with_std=args.seeds > 1)
+        title = (f"Test accuracy on {mnist.source} MNIST, {args.seeds} seed(s), {args.epochs} epochs per task "
+                 f"(lam chosen on validation; article: one run on full MNIST)")
         report = {"suite": "article", "rows": rows,
                   "runs": [{"seed": r["seed"], "results": [x.to_dict() for x in r["results"]],
                             "sweeps": {k: [x.to_dict() for x in v] for k, v in r["sweeps"].items()}}
                            for r in runs]}
     elapsed = time.perf_counter() - started
     print()
-    print(f"Test accuracy on {mnist.source} MNIST, {args.seeds} seed(s), {args.epochs} epochs per task "
-          f"(lam chosen on validation; article: one run on full MNIST)")
+    print(title)
     print(table)
     print(f"finished in {elapsed:.0f} s")
     if args.json is not None:

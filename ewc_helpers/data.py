@@ -455,17 +455,23 @@ def make_permuted_tasks(mnist: MNIST, num_tasks: int, seed: int = 0, val_fractio
     """Permuted MNIST: task t is all ten digits under a fixed pixel permutation (10-way labels).
 
     Permutation t is drawn from ``numpy.random.default_rng([seed, t])``, so it is fixed for a given
-    ``seed`` and task index. With ``first_identity`` the first task keeps the original pixel order.
+    ``seed`` and task index (and task t is the same whatever ``num_tasks`` is). With
+    ``first_identity`` the first task keeps the original pixel order. Every task shares one
+    validation hold-out (seed 0, as for tasks A and B) and the images themselves: only the
+    permutation, applied when the task's arrays or dataset are made, differs.
     """
-    if int(num_tasks) != num_tasks or num_tasks < 1:
+    if not _is_whole(num_tasks) or num_tasks < 1:
         raise DataError(f"num_tasks must be a positive integer; got {num_tasks!r}")
+    if not _is_whole(seed) or seed < 0:
+        raise DataError(f"seed must be a non-negative integer; got {seed!r}")
     train, val = validation_split(mnist.train, val_fraction, seed=0)
     tasks = []
     for t in range(int(num_tasks)):
         if first_identity and t == 0:
             perm = np.arange(784)
         else:
-            perm = np.random.default_rng([seed, t]).permutation(784)
+            perm = np.random.default_rng([int(seed), t]).permutation(784)
+        perm.setflags(write=False)
         parts = {
             name: TaskSplit(images=s.images, labels=s.labels.copy(), digits=s.labels)
             for name, s in (("train", train), ("val", val), ("test", mnist.test))
@@ -474,12 +480,31 @@ def make_permuted_tasks(mnist: MNIST, num_tasks: int, seed: int = 0, val_fractio
     return tasks
 
 
+def _is_whole(value) -> bool:
+    """True for an integer (or an integral float), False for bools, strings, None and fractions."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return int(value) == value
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 # --------------------------------------------------------------------------- pipeline
 def scale_images(images: np.ndarray, permutation: np.ndarray | None = None) -> np.ndarray:
-    """uint8 images to float32 in [0, 1], optionally with their pixels permuted."""
+    """uint8 images to float32 in [0, 1], optionally with their pixels permuted.
+
+    ``permutation`` reorders the flattened pixels of every image: pixel ``k`` of the result is
+    pixel ``permutation[k]`` of the original.
+    """
     x = images.astype(np.float32) / 255.0
     if permutation is not None:
-        x = x.reshape(len(x), -1)[:, permutation].reshape(images.shape)
+        pixels = int(np.prod(images.shape[1:]))
+        permutation = np.asarray(permutation)
+        if permutation.shape != (pixels,) or not np.array_equal(np.sort(permutation), np.arange(pixels)):
+            raise DataError(f"permutation must reorder the {pixels} pixels of an image; "
+                            f"got an array of shape {permutation.shape} that is not a permutation of 0..{pixels - 1}")
+        x = x.reshape(len(x), pixels)[:, permutation].reshape(images.shape)
     return x
 
 

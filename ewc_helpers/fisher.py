@@ -66,7 +66,22 @@ def _input_rank(model):
         return None
 
 
-def _iter_batches(model, data, batch_size, max_examples):
+def subsample(x, y, max_examples=None, seed: int = 0):
+    """``max_examples`` of the pairs (x, y) chosen at random by ``seed``, in their original order.
+
+    Not the first ``max_examples``: MNIST splits are often ordered by digit, and the first
+    examples would then cover only the lowest digits. All pairs when ``max_examples`` is None or
+    not smaller than their number.
+    """
+    if max_examples is None or max_examples >= len(y):
+        return x, y
+    if int(max_examples) != max_examples or max_examples < 1:
+        raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}")
+    index = np.sort(np.random.default_rng(seed).choice(len(y), int(max_examples), replace=False))
+    return x[index], y[index]
+
+
+def _iter_batches(model, data, batch_size, max_examples, seed=0):
     """Yield (x float32, y int32) numpy batches of ``batch_size`` from arrays or a tf.data.Dataset."""
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
@@ -85,7 +100,8 @@ def _iter_batches(model, data, batch_size, max_examples):
     x, y = np.asarray(data[0]), np.asarray(data[1])
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
-    n = len(x) if max_examples is None else min(len(x), max_examples)
+    x, y = subsample(x, y, max_examples, seed)
+    n = len(x)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         yield np.asarray(x[start:stop], np.float32), np.asarray(y[start:stop], np.int32)
@@ -211,7 +227,8 @@ def compute_fisher(model, data, method: str = "empirical", *, max_examples: int 
     """Diagonal Fisher of ``model`` on ``data``: one array per ``model.trainable_variables`` entry.
 
     ``data`` is a tf.data.Dataset of (x, y), batched or not, or a pair of arrays. ``max_examples``
-    caps how many examples are used (the first ones). ``batch_size`` only sets the memory used per
+    caps how many examples are used: a random subset chosen by ``seed`` for arrays (see
+    :func:`subsample`), the first ones for a dataset (shuffle it for a representative sample). ``batch_size`` only sets the memory used per
     step: the result does not depend on it. ``seed`` drives the ``"sampled"`` draw.
     ``progress=True`` shows a progress bar. ``num_batches`` applies to ``"article"`` only.
     """
@@ -229,7 +246,7 @@ def compute_fisher(model, data, method: str = "empirical", *, max_examples: int 
     rng = np.random.default_rng(seed)
     bar = keras.utils.Progbar(max_examples, unit_name="example") if progress else None
     n, num_classes = 0, None
-    for x, y in _iter_batches(model, data, batch_size, max_examples):
+    for x, y in _iter_batches(model, data, batch_size, max_examples, seed):
         if num_classes is None:
             num_classes = int(model(x[:1], training=False).shape[-1])
             fn = _batch_function(model, method, x.shape[1:], num_classes)
@@ -256,9 +273,7 @@ def _article_fisher(model, data, num_batches, max_examples, progress):
         batched = len(data.element_spec[0].shape) == rank if rank is not None else True
         ds = data if batched else data.batch(ARTICLE_BATCH_SIZE)
     else:
-        x, y = (np.asarray(a) for a in data)
-        if max_examples is not None:
-            x, y = x[:max_examples], y[:max_examples]
+        x, y = subsample(*(np.asarray(a) for a in data), max_examples)
         ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y)).batch(ARTICLE_BATCH_SIZE)
     variables = model.trainable_variables
 

@@ -267,7 +267,19 @@ class OnlineEWC:
         return QuadraticPenalty(self.anchor, lam)
 
 
+def _held_arrays(anchor: Anchor) -> list:
+    """The arrays a method must store for ``anchor``: theta* and F, or theta* alone for an L2
+    anchor, whose F = 1 is a constant rather than data."""
+    if anchor.method == "l2" and all(np.all(f == 1) for f in anchor.fisher):
+        return list(anchor.theta)
+    return list(anchor.theta) + list(anchor.fisher)
+
+
 def memory_footprint(anchors) -> dict:
-    """Number of stored arrays and bytes held by a collection of anchors."""
-    anchors = [a for a in anchors if a is not None]
-    return {"arrays": sum(a.num_arrays for a in anchors), "bytes": sum(a.nbytes for a in anchors)}
+    """Number of stored arrays and bytes held by a collection of anchors.
+
+    An EWC or online-EWC anchor holds theta* and its Fisher (two arrays per trainable variable);
+    an L2 anchor holds theta* only (one array per variable), since its F = 1 need not be stored.
+    """
+    held = [arr for a in anchors if a is not None for arr in _held_arrays(a)]
+    return {"arrays": len(held), "bytes": sum(int(arr.nbytes) for arr in held)}

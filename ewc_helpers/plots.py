@@ -189,3 +189,184 @@ def method_comparison(rows: list, article: dict | None = None, title: str = "our
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- task sequences (notebook 06)
+def permuted_digits(tasks, index: int = 0, split: str = "test"):
+    """One digit as the network sees it in each permuted task, beside the original image."""
+    part = tasks[0].split(split)
+    fig, axes = plt.subplots(1, len(tasks) + 1, figsize=(1.6 * (len(tasks) + 1), 2.0))
+    axes[0].imshow(part.images[index, ..., 0], cmap="gray_r")
+    axes[0].set_title(f"original ({int(part.labels[index])})", fontsize=8)
+    for ax, task in zip(axes[1:], tasks):
+        x, y = task.arrays(split)
+        ax.imshow(x[index, ..., 0], cmap="gray_r")
+        ax.set_title(f"{task.name} (label {int(y[index])})", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle("one test digit under each task's pixel permutation", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sequence_sweep(sweeps: dict, chosen: dict | None = None,
+                   title: str = "choosing lam: validation accuracy after the last task"):
+    """Average validation accuracy over every task after the last one, against lam (log scale).
+
+    ``sweeps`` maps a method's name to a list of :func:`~ewc_helpers.experiments.run_sequence`
+    results; ``chosen`` maps the same names to the chosen result (drawn as a star).
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, results in sweeps.items():
+        color = METHOD_COLORS.get(results[0]["method"])
+        lams = [r["lam"] for r in results]
+        ax.plot(lams, [r["val_score"] for r in results], "o-", color=color, label=name)
+        if chosen and name in chosen:
+            ax.plot(chosen[name]["lam"], chosen[name]["val_score"], "*", ms=14, color=color,
+                    markeredgecolor="k")
+    ax.set_xscale("log")
+    ax.set_xlabel("lam")
+    ax.set_ylabel("average validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_heatmaps(results: dict, title: str = "accuracy matrices (row: after training task i)"):
+    """:func:`accuracy_heatmap` for several methods side by side (``results``: name -> result)."""
+    names = list(results)
+    first = results[names[0]]["matrix"]
+    size = len(first.task_names)
+    fig, axes = plt.subplots(1, len(names), figsize=(0.55 * size * len(names) + 1.5, 0.55 * size + 1.3))
+    for ax, name in zip(np.atleast_1d(axes), names):
+        values = results[name]["matrix"].values
+        ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                ax.text(j, i, f"{values[i, j]:.2f}"[1:] if values[i, j] < 1 else "1.0", ha="center",
+                        va="center", color="w" if values[i, j] < 0.6 else "k", fontsize=7)
+        names_ = results[name]["matrix"].task_names
+        ax.set_xticks(range(len(names_)), names_, fontsize=7)
+        ax.set_yticks(range(values.shape[0]), names_[: values.shape[0]], fontsize=7)
+        ax.set_xlabel("accuracy on", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    np.atleast_1d(axes)[0].set_ylabel("after training", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def memory_growth(results: dict, title: str = "memory a method holds for the next task"):
+    """Bytes held after each task, one line per method (``results``: name -> run_sequence result)."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    for name, r in results.items():
+        mb = [m["bytes"] / 1e6 for m in r["memory_history"]]
+        steps = np.arange(1, len(mb) + 1)
+        ax.plot(steps, mb, "o-", color=METHOD_COLORS.get(r["method"]), label=name)
+    ax.set_xlabel("tasks learnt")
+    ax.set_ylabel("MB held (float32 arrays)")
+    ax.set_xticks(steps)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- notebook 05
+def lam_sensitivity(summaries: dict, scales: dict | None = None,
+                    title: str = "mean validation accuracy of A and B across lam"):
+    """Mean validation score (error bars: std over seeds) against lam, one line per method.
+
+    ``summaries`` maps a label to rows of :func:`~ewc_helpers.experiments.sweep_summary`. With
+    ``scales`` (label -> total of that method's Fisher) a second panel plots the same scores against
+    ``lam * total(F)``, the penalty's strength in a scale that every method shares.
+    """
+    panels = 2 if scales else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), sharey=True)
+    axes = np.atleast_1d(axes)
+    for label, rows in summaries.items():
+        lam = np.array([r["lam"] for r in rows], dtype=float)
+        score = np.array([r["score"] for r in rows])
+        err = np.array([r.get("score_std", 0.0) for r in rows])
+        color = METHOD_COLORS.get(label)
+        axes[0].errorbar(lam, score, yerr=err, fmt="o-", ms=4, capsize=2, color=color, label=label)
+        if scales:
+            axes[1].errorbar(lam * scales[label], score, yerr=err, fmt="o-", ms=4, capsize=2, color=color,
+                             label=label)
+    axes[0].set_xlabel("lam")
+    axes[0].set_ylabel("mean of task A and task B val accuracy")
+    if scales:
+        axes[1].set_xlabel("lam x total(F)   (L2: F = 1 for every weight)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def deviation_growth(curves: dict, title: str = "largest |theta - theta_A| during task B, per step"):
+    """``max |theta - theta_A|`` after every step, log scale, one line per run.
+
+    ``curves`` maps a label to a sequence of deviations (for example
+    ``stability_run(...)["deviations"]``); NaN or inf values end a line, marked with an x.
+    """
+    fig, ax = plt.subplots(figsize=(6.8, 3.8))
+    for label, devs in curves.items():
+        devs = np.asarray(devs, dtype=float)
+        ok = np.isfinite(devs)
+        stop = int(np.argmin(ok)) if not ok.all() else len(devs)
+        steps = np.arange(1, len(devs) + 1)
+        (line,) = ax.plot(steps[:stop], devs[:stop], "-", lw=1.5, label=label)
+        if stop < len(devs):
+            ax.plot([steps[stop - 1] if stop else 1], [devs[stop - 1] if stop else 1.0], "x", ms=9,
+                    color=line.get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("training step on task B")
+    ax.set_ylabel("max |theta - theta_A|")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def movement_summary(reports: dict, title: str = "how far task B moved the weights, and what it cost task A"):
+    """Three panels from :func:`~ewc_helpers.experiments.movement_report` results (``reports``:
+    method -> list of reports, one per seed; bars are means, error bars std over seeds):
+    distance from theta_A per layer, Fisher-weighted distance per layer (log scale), and task A's
+    loss rise as measured and as the full and the diagonal Fisher predict it (log scale)."""
+    names = list(reports)
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+
+    def bars(ax, getters, labels, colors, log=True):
+        w = 0.8 / len(getters)
+        for k, (get, lab, col) in enumerate(zip(getters, labels, colors)):
+            vals = [np.array([get(r) for r in reports[n]], dtype=float) for n in names]
+            ax.bar(x + (k - (len(getters) - 1) / 2) * w, [v.mean() for v in vals], w,
+                   yerr=[v.std() for v in vals], color=col, label=lab, capsize=2)
+        ax.set_xticks(x, names, fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7)
+
+    layers = ("hidden", "output")
+    bars(axes[0], [lambda r, l=l: r["movement"][l]["distance"] for l in layers], [f"{l} layer" for l in layers],
+         ["tab:blue", "tab:orange"], log=False)
+    axes[0].set_title("||theta - theta_A||", fontsize=9)
+    bars(axes[1], [lambda r, l=l: r["movement"][l]["fisher_weighted"] for l in layers],
+         [f"{l} layer" for l in layers], ["tab:blue", "tab:orange"])
+    axes[1].set_title("sum F (theta - theta_A)^2  (exact Fisher)", fontsize=9)
+    kinds = ("measured", "full", "diagonal")
+    bars(axes[2], [lambda r, k=k: r["rise"][k] for k in kinds],
+         ["measured", "full Fisher predicts", "diagonal Fisher predicts"], ["k", "tab:green", "tab:olive"])
+    axes[2].set_title("rise of task A's training loss (nats)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

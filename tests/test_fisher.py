@@ -208,13 +208,17 @@ def test_dataset_batched_unbatched_and_arrays_agree(mlp, inputs):
 
 def test_max_examples_caps_the_count(mlp, inputs):
     x, y = inputs
-    capped = fisher.compute_fisher(mlp, (x, y), "empirical", max_examples=10, batch_size=4)
-    first = fisher.compute_fisher(mlp, (x[:10], y[:10]), "empirical", batch_size=4)
+    # Arrays: a seeded random subset (kept in order), the same one subsample() picks.
+    capped = fisher.compute_fisher(mlp, (x, y), "empirical", max_examples=10, batch_size=4, seed=5)
+    xs, ys = fisher.subsample(x, y, 10, seed=5)
+    chosen = fisher.compute_fisher(mlp, (xs, ys), "empirical", batch_size=4)
     whole = fisher.compute_fisher(mlp, (x, y), "empirical", batch_size=4)
-    assert capped.num_examples == 10
-    for a, b in zip(capped, first):
+    assert capped.num_examples == 10 and len(ys) == 10
+    for a, b in zip(capped, chosen):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
     assert not all(np.allclose(a, b) for a, b in zip(capped, whole))
+    # A dataset: the first max_examples elements.
+    first = fisher.compute_fisher(mlp, (x[:10], y[:10]), "empirical", batch_size=4)
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(6)
     capped_ds = fisher.compute_fisher(mlp, ds, "empirical", max_examples=10, batch_size=4)
     assert capped_ds.num_examples == 10
@@ -347,3 +351,17 @@ def test_cache_does_not_keep_models_alive(inputs):
     del model
     gc.collect()
     assert ref() is None  # ... and released with it
+
+
+def test_subsample_is_random_not_the_first_examples():
+    """On data ordered by label (as MNIST splits are), a cap must not keep only the first labels."""
+    y = np.repeat(np.arange(5), 40)
+    x = np.arange(len(y), dtype=np.float32)
+    xs, ys = fisher.subsample(x, y, 20, seed=0)
+    assert len(ys) == 20 and len(set(ys.tolist())) >= 4
+    assert np.all(np.diff(xs) > 0), "kept in the original order"
+    again, _ = fisher.subsample(x, y, 20, seed=0)
+    other, _ = fisher.subsample(x, y, 20, seed=1)
+    assert np.array_equal(xs, again) and not np.array_equal(xs, other)
+    full_x, full_y = fisher.subsample(x, y, None)
+    assert full_x is x and full_y is y

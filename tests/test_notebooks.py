@@ -34,7 +34,8 @@ def _code_cells(nb):
 def test_there_are_notebooks():
     names = [p.name for p in NOTEBOOKS]
     for expected in ("00_data_preparation", "01_multi_task_baseline", "02_catastrophic_forgetting",
-                     "03_l2_regularization", "04_elastic_weight_consolidation"):
+                     "03_l2_regularization", "04_elastic_weight_consolidation",
+                     "05_fisher_and_lambda", "06_task_sequences_online_ewc"):
         assert f"{expected}.ipynb" in names
 
 

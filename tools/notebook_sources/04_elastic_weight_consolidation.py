@@ -145,7 +145,7 @@ print("and learns task B above 0.6:", ewc.test["B"] > 0.6)
 print("the article's recipe (its Fisher, alpha = 25) does not learn task B (below 0.5):", recipe.test["B"] < 0.5)
 
 # %% [markdown]
-# ## What the measurements say
+# ## What we measured
 #
 # Read the table above with the run-to-run noise in mind: on the embedded data each test split has
 # 500 digits, so one digit is 0.2 points, and a single seed moves results by a few points
