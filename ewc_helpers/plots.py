@@ -128,15 +128,23 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
     return fig
 
 
+def _draw_matrix(ax, values, fontsize=8, short=False):
+    """An accuracy matrix as an image with each value written in its cell (".87" when short)."""
+    ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            text = f"{values[i, j]:.2f}"
+            if short:
+                text = text[1:] if values[i, j] < 1 else "1.0"
+            ax.text(j, i, text, ha="center", va="center",
+                    color="w" if values[i, j] < 0.6 else "k", fontsize=fontsize)
+
+
 def accuracy_heatmap(matrix, title: str = "accuracy matrix"):
     """Heat map of an :class:`~ewc_helpers.evaluation.AccuracyMatrix` (row: after task i)."""
     values = matrix.values
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * values.shape[1], 1.0 + 0.6 * values.shape[0]))
-    ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center",
-                    color="w" if values[i, j] < 0.6 else "k", fontsize=8)
+    _draw_matrix(ax, values, fontsize=8)
     ax.set_xticks(range(values.shape[1]), [f"on {n}" for n in matrix.task_names])
     ax.set_yticks(range(values.shape[0]), [f"after {n}" for n in matrix.task_names[: values.shape[0]]])
     ax.set_title(title, fontsize=10)
@@ -242,11 +250,7 @@ def accuracy_heatmaps(results: dict, title: str = "accuracy matrices (row: after
     fig, axes = plt.subplots(1, len(names), figsize=(0.55 * size * len(names) + 1.5, 0.55 * size + 1.3))
     for ax, name in zip(np.atleast_1d(axes), names):
         values = results[name]["matrix"].values
-        ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
-        for i in range(values.shape[0]):
-            for j in range(values.shape[1]):
-                ax.text(j, i, f"{values[i, j]:.2f}"[1:] if values[i, j] < 1 else "1.0", ha="center",
-                        va="center", color="w" if values[i, j] < 0.6 else "k", fontsize=7)
+        _draw_matrix(ax, values, fontsize=7, short=True)
         names_ = results[name]["matrix"].task_names
         ax.set_xticks(range(len(names_)), names_, fontsize=7)
         ax.set_yticks(range(values.shape[0]), names_[: values.shape[0]], fontsize=7)
