@@ -43,7 +43,7 @@ print(f"after A: A {a.test['A']:.3f} | naive after B: A {naive.test['A']:.3f}, B
 #   and repeats this for 1000 batches. We feed it the article's pipeline (shuffled batches of 128).
 #
 # The first three are exact per-example computations (checked against a float64 brute-force loop
-# in the unit tests) and take about as long as one training epoch.
+# in the unit tests) and take about a third of a training epoch (`benchmarks/bench_fisher.py`).
 
 # %%
 x_a, y_a = tasks["A"].arrays("train")
