@@ -124,9 +124,9 @@ def train_with_ewc(model, task_b_train, fisher, theta_a, epochs: int = 9, alpha:
 
 
 if __name__ == "__main__":  # a tiny smoke run on the embedded digits
-    from ewc_helpers import data
+    from ewc_helpers import sources, tasks as task_lib
 
-    tasks = data.make_tasks(data.load_mnist("embedded"))
+    tasks = task_lib.make_tasks(sources.load_mnist("embedded"))
     m = build_article_model()
     m.fit(tasks["A"].dataset("train"), epochs=1, verbose=0)
     theta = snapshot(m)

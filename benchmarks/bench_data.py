@@ -3,7 +3,7 @@
     python benchmarks/bench_data.py [--repeat 5]
 
 Prints the TensorFlow import time once, then the median (and min/max) of ``--repeat`` runs of
-``data.load_mnist("embedded")`` and ``data.make_tasks(...)``. Timings are machine-dependent; the
+``sources.load_mnist("embedded")`` and ``task_lib.make_tasks(...)``. Timings are machine-dependent; the
 unit tests deliberately assert none of them.
 """
 
@@ -40,16 +40,16 @@ def main(argv=None):
 
     print(f"{'import ewc_helpers (TensorFlow)':<34}{(time.perf_counter() - start) * 1e3:8.1f} ms")
 
-    mnist, load_times = timed(lambda: data.load_mnist("embedded", verbose=False), args.repeat)
-    tasks, task_times = timed(lambda: data.make_tasks(mnist), args.repeat)
-    _, both_times = timed(lambda: data.make_tasks(data.load_mnist("embedded", verbose=False)), args.repeat)
+    mnist, load_times = timed(lambda: sources.load_mnist("embedded", verbose=False), args.repeat)
+    tasks, task_times = timed(lambda: task_lib.make_tasks(mnist), args.repeat)
+    _, both_times = timed(lambda: task_lib.make_tasks(sources.load_mnist("embedded", verbose=False)), args.repeat)
 
     print(describe('load_mnist("embedded")', load_times))
     print(describe("make_tasks (A, B, multi)", task_times))
     print(describe("load + make_tasks", both_times))
     print()
     print(mnist.describe())
-    print(data.summarize_tasks(tasks))
+    print(task_lib.summarize_tasks(tasks))
 
 
 if __name__ == "__main__":

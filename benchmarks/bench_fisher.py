@@ -2,13 +2,13 @@
 
 Run: ``python benchmarks/bench_fisher.py`` (about 2-3 minutes on 2 CPU cores; offline).
 
-Data: the 5,000 embedded MNIST digits (``data.load_mnist("embedded")``), labels ``digit // 2``,
+Data: the 5,000 embedded MNIST digits (``sources.load_mnist("embedded")``), labels ``digit // 2``,
 tiled to 30,000 examples; every copy after the first is shifted by a random whole-pixel offset
 of -2..2 in each direction, so the set is MNIST-sized without being 6 exact repeats. Model: the
 article's 784-128-5 MLP, trained for 4 short epochs (the first also warms up).
 
 Everything is timed after a warm-up (tracing, the pipeline's cache). Plain ``model.fit`` epochs
-(batch 128, through ``data.make_pipeline``), penalised epochs and each Fisher method are timed in
+(batch 128, through ``task_lib.make_pipeline``), penalised epochs and each Fisher method are timed in
 5 back-to-back rounds: each ratio is the median of per-round ratios, so that the slow drifts of a
 shared machine cancel. The article's loops and Fisher are timed once each (they are slow), paired
 with a reference run taken just before. Targets are checked as PASS/MISS; nothing is asserted,
@@ -33,7 +33,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import article_baseline  # noqa: E402
-from ewc_helpers import data, fisher, models, penalties, reproducibility  # noqa: E402
+from ewc_helpers import sources, tasks as task_lib, fisher, models, penalties, reproducibility  # noqa: E402
 
 N_EXAMPLES = 30_000
 BATCH = 128
@@ -45,7 +45,7 @@ JACOBIAN_BATCH = 100
 # --------------------------------------------------------------------------- data
 def build_data(n=N_EXAMPLES, seed=0):
     """Embedded digits tiled to ``n``: copy 0 as is, later copies shifted by -2..2 pixels."""
-    mnist = data.load_mnist("embedded", verbose=False)
+    mnist = sources.load_mnist("embedded", verbose=False)
     images = np.concatenate([mnist.train.images, mnist.test.images])
     digits = np.concatenate([mnist.train.labels, mnist.test.labels])
     rng = np.random.default_rng(seed)
@@ -127,10 +127,10 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}")
     reproducibility.set_seed(0)
     x_u8, y, n_source = build_data()
-    x = data.scale_images(x_u8)
+    x = task_lib.scale_images(x_u8)
     print(f"data: {n_source:,} embedded MNIST digits tiled to {len(x):,} examples (copies after the "
           "first shifted by a random -2..2 pixels in y and x), labels digit // 2 (5 classes)")
-    ds = data.make_pipeline(x_u8, y, batch_size=BATCH, shuffle=True, seed=0)
+    ds = task_lib.make_pipeline(x_u8, y, batch_size=BATCH, shuffle=True, seed=0)
     model = models.build_mlp()  # 784-128-5, Adam, no penalties
 
     # Brief training; the first epoch traces the train step and fills the pipeline's cache.

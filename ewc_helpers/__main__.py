@@ -1,25 +1,38 @@
-"""Command line: ``python -m ewc_helpers reproduce [options]``.
+"""The command line: ``python -m ewc_helpers COMMAND [options]``.
 
-``reproduce`` runs the article's experiments (multi-task, A only, naive, L2 and EWC with lam chosen
-on validation, plus the article's own EWC recipe as an ablation) and prints task A and B test
-accuracy per method beside the article's published figures. ``--suite permuted`` runs a
-permuted-MNIST task sequence instead (``--tasks`` tasks, 5 epochs each unless ``--epochs`` says
-otherwise): naive, L2, EWC with one anchor per task and online EWC (decay ``--gamma``), each lam
-chosen on validation, and prints average accuracy, backward transfer and the memory each method
-holds.
+Parsing and ``--help`` never import TensorFlow, so they answer at once; a command imports what it
+needs only when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
-import time
 from pathlib import Path
 
-#: Epochs per task of the permuted suite (kept equal to experiments.PERMUTED_EPOCHS by a test;
-#: not imported from there so that --help and bad options stay fast).
+DESCRIPTION = """\
+Catastrophic forgetting and Elastic Weight Consolidation (EWC) with Keras 3: run the studies
+behind the lessons and print their tables, or make data and copy the lessons out.
+
+commands:
+  reproduce   run a suite of experiments and print its table
+                python -m ewc_helpers reproduce --data embedded
+                python -m ewc_helpers reproduce --suite permuted --tasks 10 --seeds 2
+                python -m ewc_helpers reproduce --suite scenarios --seeds 3 --json results.json
+  standin     write a full-size MNIST stand-in (60,000 + 10,000 distorted real digits) as IDX files
+                python -m ewc_helpers standin ~/mnist-standin
+  notebooks   copy the lessons into a folder (students' edition, or --teacher with solutions)
+                python -m ewc_helpers notebooks ~/ewc-course
+
+Run "python -m ewc_helpers COMMAND --help" for a command's options.
+"""
+
+#: Defaults shown by --help (kept equal to the studies' own by a test; not imported from there so
+#: that --help stays fast).
+ARTICLE_EPOCHS = 6
 PERMUTED_EPOCHS = 5
+PERMUTED_TASKS = 5
 
 
 def _positive_int(text):
@@ -42,123 +55,108 @@ def _unit_interval(text):
     return value
 
 
+def _parser(sub, name, help_text, example):
+    return sub.add_parser(name, help=help_text, description=f"{help_text[0].upper()}{help_text[1:]}.",
+                          epilog=f"example:\n  {example}", allow_abbrev=False,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ewc_helpers", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ewc_helpers", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    rep = sub.add_parser("reproduce", help="run the article's experiments and print the results table")
+
+    rep = _parser(sub, "reproduce", "run a suite of experiments and print its table",
+                  "python -m ewc_helpers reproduce --suite permuted --tasks 10 --seeds 2 --data embedded")
+    rep.add_argument("--suite", default="article", choices=("article", "permuted", "scenarios"),
+                     help="article: the even/odd split (default); permuted: a permuted-MNIST task sequence; "
+                          "scenarios: task-, domain- and class-incremental split MNIST and permuted MNIST")
     rep.add_argument("--data", default=None, metavar="SOURCE",
                      help="auto (default, or $EWC_DATA), tfds, embedded, or a folder of MNIST IDX .gz files")
     rep.add_argument("--seeds", type=_positive_int, default=1, metavar="N",
                      help="run seeds 0..N-1 and report mean ± std (default 1)")
     rep.add_argument("--epochs", type=_positive_int, default=None, metavar="E",
-                     help="epochs per task for every method (default 6, as in the article; "
-                          f"{PERMUTED_EPOCHS} per task for --suite permuted)")
+                     help=f"epochs per task (default {ARTICLE_EPOCHS} for article, as the article trains; "
+                          f"{PERMUTED_EPOCHS} for permuted; the scenarios suite's own otherwise)")
     rep.add_argument("--fisher", default="exact", choices=("empirical", "sampled", "exact"),
                      help="Fisher method for EWC (default exact)")
-    rep.add_argument("--suite", default="article", choices=("article", "permuted"),
-                     help="article: the even/odd split; permuted: a permuted-MNIST task sequence")
     rep.add_argument("--tasks", type=_positive_int, default=None, metavar="T",
-                     help="number of permuted tasks, at least 2 (--suite permuted; default 5)")
+                     help=f"number of permuted tasks, at least 2 (--suite permuted; default {PERMUTED_TASKS})")
     rep.add_argument("--gamma", type=_unit_interval, default=None,
                      help="online-EWC decay in (0, 1] (--suite permuted; default 1)")
     rep.add_argument("--full-grid", action="store_true",
-                     help="sweep lam over twice as many values (--suite permuted; default: 3 per method)")
-    rep.add_argument("--json", type=Path, default=None, metavar="PATH", help="write every number to PATH")
+                     help="start lam from twice as many values (--suite permuted; default: 3 per method)")
+    rep.add_argument("--json", type=Path, default=None, metavar="PATH",
+                     help="also write every number to PATH (checked before anything runs)")
     rep.add_argument("--quiet", action="store_true", help="print only the final table")
-    rep.set_defaults(subparser=rep)  # so that errors found after parsing show this command's usage
+    rep.set_defaults(subparser=rep)
+
+    st = _parser(sub, "standin", "write a full-size MNIST stand-in as the four IDX .gz files",
+                 "python -m ewc_helpers standin ~/mnist-standin && EWC_DATA=~/mnist-standin jupyter lab")
+    st.add_argument("folder", type=Path, help="folder to write (created if missing)")
+    st.add_argument("--train", type=_positive_int, default=60_000, metavar="N", help="training images (default 60,000)")
+    st.add_argument("--test", type=_positive_int, default=10_000, metavar="N", help="test images (default 10,000)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the distortions (default 0)")
+    st.add_argument("--overwrite", action="store_true", help="replace IDX files already in the folder")
+    st.set_defaults(subparser=st)
+
+    nb = _parser(sub, "notebooks", "copy the lessons into a folder",
+                 "python -m ewc_helpers notebooks ~/ewc-course --teacher")
+    nb.add_argument("folder", type=Path, help="folder to copy the notebooks into (created if missing)")
+    nb.add_argument("--teacher", action="store_true", help="the teachers' edition, with worked solutions")
+    nb.add_argument("--overwrite", action="store_true", help="replace notebooks already in the folder")
+    nb.set_defaults(subparser=nb)
     return parser
 
 
 def _check_suite_options(parser, args):
     """Options that belong to one suite only, and the defaults that differ between suites."""
-    if args.suite == "article":
+    if args.suite != "permuted":
         given = [name for name in ("tasks", "gamma") if getattr(args, name) is not None]
         given += ["full-grid"] if args.full_grid else []
         if given:
             parser.error(" and ".join(f"--{g}" for g in given)
                          + (" apply" if len(given) > 1 else " applies") + " only to --suite permuted")
-        args.epochs = 6 if args.epochs is None else args.epochs
-        return
-    args.tasks = 5 if args.tasks is None else args.tasks
-    args.gamma = 1.0 if args.gamma is None else args.gamma
-    args.epochs = PERMUTED_EPOCHS if args.epochs is None else args.epochs
-    if args.tasks < 2:
-        parser.error(f"--tasks {args.tasks}: a task sequence needs at least 2 tasks")
+    if args.suite == "article":
+        args.epochs = ARTICLE_EPOCHS if args.epochs is None else args.epochs
+    elif args.suite == "permuted":
+        args.tasks = PERMUTED_TASKS if args.tasks is None else args.tasks
+        args.gamma = 1.0 if args.gamma is None else args.gamma
+        args.epochs = PERMUTED_EPOCHS if args.epochs is None else args.epochs
+        if args.tasks < 2:
+            parser.error(f"--tasks {args.tasks}: a task sequence needs at least 2 tasks")
 
 
 def _check_json_path(parser, path):
+    """Fail now, not after the run, if ``--json PATH`` cannot be written."""
     if path is None:
         return
-    if path.exists() and path.is_dir():
+    if path.is_dir():
         parser.error(f"--json {path}: is a folder; give a file path")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         parser.error(f"--json {path}: folder {path.parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        parser.error(f"--json {path}: the file is not writable")
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        parser.error(f"--json {path}: folder {path.parent} is not writable")
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _check_json_path(parser, args.json)
-    _check_suite_options(args.subparser, args)
+    if args.command == "reproduce":
+        _check_json_path(args.subparser, args.json)
+        _check_suite_options(args.subparser, args)
+        from ._cli import reproduce  # TensorFlow loads here, not before
 
-    from . import data, experiments  # imported here so that --help and bad options stay fast
+        return reproduce(args)
+    if args.command == "standin":
+        from ._cli import standin
 
-    say = (lambda *_: None) if args.quiet else (lambda msg: print(msg, flush=True))
-    started = time.perf_counter()
-    try:
-        mnist = data.load_mnist(args.data, verbose=not args.quiet)
-    except data.DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    setup = experiments.Setup(fisher=args.fisher).with_epochs(args.epochs)
-    if args.suite == "permuted":
-        report = experiments.run_permuted_suite(
-            mnist, setup, num_tasks=args.tasks, seeds=args.seeds, gamma=args.gamma, progress=say,
-            lams=experiments.FULL_SEQUENCE_LAMS if args.full_grid else None)
-        table = report["table"]
-        title = (f"Permuted MNIST ({mnist.source}): {args.tasks} tasks in sequence, {args.seeds} seed(s), "
-                 f"{args.epochs} epochs per task, online-EWC gamma {args.gamma:g} (lam chosen on validation)\n"
-                 "avg acc: mean test accuracy over every task after the last one; BWT: backward transfer "
-                 "(negative = forgetting);\nmemory held after the last task, ready for the next one")
-    else:
-        tasks = data.make_tasks(mnist)
-        say(data.summarize_tasks(tasks))
-        runs = []
-        for seed in range(args.seeds):
-            say(f"seed {seed + 1} of {args.seeds}")
-            runs.append(experiments.run_article_suite(tasks, experiments.Setup(
-                **{**setup.__dict__, "seed": seed}), progress=say))
-        rows = experiments.summarize(runs)
-        table = experiments.format_table(rows, with_std=args.seeds > 1)
-        title = (f"Test accuracy on {mnist.source} MNIST, {args.seeds} seed(s), {args.epochs} epochs per task "
-                 f"(lam chosen on validation; article: one run on full MNIST)")
-        report = {"suite": "article", "rows": rows,
-                  "runs": [{"seed": r["seed"], "results": [x.to_dict() for x in r["results"]],
-                            "sweeps": {k: [x.to_dict() for x in v] for k, v in r["sweeps"].items()}}
-                           for r in runs]}
-    elapsed = time.perf_counter() - started
-    print()
-    print(title)
-    print(table)
-    print(f"finished in {elapsed:.0f} s")
-    if args.json is not None:
-        report.update(source=mnist.source, origin=mnist.origin, seeds=args.seeds, epochs=args.epochs,
-                      fisher=args.fisher, seconds=elapsed, setup=setup.__dict__)
-        args.json.write_text(json.dumps(report, indent=2, default=_jsonable))
-        print(f"wrote {args.json}")
-    return 0
+        return standin(args)
+    from ._cli import copy_notebooks
 
-
-def _jsonable(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+    return copy_notebooks(args)
 
 
 if __name__ == "__main__":

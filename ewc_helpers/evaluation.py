@@ -8,7 +8,7 @@ from . import _env  # noqa: F401
 
 import keras
 
-from .data import Task
+from .tasks import Task
 
 
 def predict_logits(model, x, batch_size: int = 4096) -> np.ndarray:
@@ -22,7 +22,25 @@ def accuracy(model, task: Task, split: str = "test") -> float:
     x, y = task.arrays(split)
     if len(y) == 0:
         raise ValueError(f"task {task.name} has no {split} examples")
-    return float(np.mean(np.argmax(predict_logits(model, x), axis=1) == y))
+    logits = predict_logits(model, x)
+    if task.classes is not None:  # the task's own head: choose among its output units only
+        classes = np.asarray(task.classes)
+        return float(np.mean(classes[np.argmax(logits[:, classes], axis=1)] == y))
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def noise_margin(n: int, k: float = 3.0, p: float = 0.5) -> float:
+    """``k`` binomial standard errors of an accuracy measured on ``n`` examples,
+    ``k * sqrt(p * (1 - p) / n)``; with the default ``p = 0.5`` this is the largest it can be.
+
+    Two accuracies on the same split that differ by more than this differ by more than the split's
+    sampling noise. The lessons use it so that a checked finding holds on 1,000 or 10,000 test
+    digits alike."""
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive number of examples; got {n!r}")
+    if not (k > 0 and 0 <= p <= 1):
+        raise ValueError(f"need k > 0 and p in [0, 1]; got k={k!r}, p={p!r}")
+    return float(k * np.sqrt(p * (1 - p) / int(n)))
 
 
 def accuracies(model, tasks, split: str = "test") -> dict:

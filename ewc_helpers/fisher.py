@@ -24,6 +24,7 @@ trainable layer (a ``Conv2D``, say) falls back to per-example gradients from a v
 
 from __future__ import annotations
 
+import logging
 import weakref
 
 import numpy as np
@@ -32,6 +33,8 @@ from . import _env  # noqa: F401
 
 import keras
 import tensorflow as tf
+
+from .models import logit_offset
 
 METHODS = ("empirical", "sampled", "exact", "article")
 ARTICLE_NUM_BATCHES = 1000
@@ -93,6 +96,7 @@ def _iter_batches(model, data, batch_size, max_examples, seed=0):
         if max_examples is not None:
             ds = ds.take(max_examples)
         for x, y in ds.batch(batch_size).as_numpy_iterator():
+            check_inputs(model, x, y)
             yield np.asarray(x, np.float32), np.asarray(y, np.int32)
         return
     if not isinstance(data, (tuple, list)) or len(data) != 2:
@@ -100,11 +104,47 @@ def _iter_batches(model, data, batch_size, max_examples, seed=0):
     x, y = np.asarray(data[0]), np.asarray(data[1])
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
+    check_inputs(model, x, y)
     x, y = subsample(x, y, max_examples, seed)
     n = len(x)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         yield np.asarray(x[start:stop], np.float32), np.asarray(y[start:stop], np.int32)
+
+
+def check_inputs(model, x, y, num_classes: int | None = None) -> None:
+    """Refuse data a Fisher of ``model`` would silently get wrong, with a message naming the fault:
+    images of another shape than the model's input, NaN or infinite pixels, unscaled 0-255
+    pixels, labels that are not whole numbers, and labels outside the model's output head."""
+    x, y = np.asarray(x), np.asarray(y)
+    try:
+        expected = tuple(model.inputs[0].shape[1:])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        expected = None
+    if expected and None not in expected and tuple(x.shape[1:]) != expected:
+        raise ValueError(f"the images have shape {tuple(x.shape[1:])} per example but the model takes "
+                         f"{expected}" + ("; reshape them (Task.arrays gives the model's shape)"
+                                          if int(np.prod(x.shape[1:])) == int(np.prod(expected)) else ""))
+    if y.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class indices; got shape {y.shape}")
+    if np.issubdtype(x.dtype, np.floating) and x.size and not np.all(np.isfinite(x)):
+        raise ValueError(f"the images hold {int(np.sum(~np.isfinite(x)))} NaN or infinite pixel values")
+    if x.size and (np.issubdtype(x.dtype, np.integer) or float(np.max(x)) > 1.0 + 1e-6):
+        raise ValueError(f"the images look unscaled (dtype {x.dtype}, largest pixel {np.max(x):g}): "
+                         "scale them to [0, 1] as the training pipeline does (Task.arrays does this)")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            raise ValueError(f"labels must be whole class indices; got dtype {y.dtype}"
+                             + (f", e.g. {y[y != np.round(y)][:3].tolist()}"
+                                if np.issubdtype(y.dtype, np.number) and np.any(y != np.round(y)) else ""))
+    if num_classes is None:
+        try:
+            num_classes = int(model.outputs[0].shape[-1])
+        except (AttributeError, IndexError, TypeError, ValueError):
+            num_classes = None
+    if num_classes and y.size and (np.min(y) < 0 or np.max(y) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} for the model's {num_classes}-way output; "
+                         f"found {np.min(y):g}..{np.max(y):g}")
 
 
 def sample_labels(model, x, seed: int = 0) -> np.ndarray:
@@ -128,6 +168,20 @@ def _is_closed_form_dense(layer):
 
 
 _CACHE = weakref.WeakKeyDictionary()
+
+
+class _DropSpuriousRetracingWarnings(logging.Filter):
+    """TensorFlow counts traces by the Python function's id. Each model gets its own per-batch
+    function here, traced once; when an old model is freed, a new closure can reuse its id and
+    TensorFlow warns of "excessive retracing" that is not happening. Only that warning, about
+    this module's function, is dropped."""
+
+    def filter(self, record):
+        text = record.getMessage()
+        return not ("triggered tf.function retracing" in text and "_batch_function.<locals>" in text)
+
+
+logging.getLogger("tensorflow").addFilter(_DropSpuriousRetracingWarnings())
 
 
 def _batch_function(model, method, example_shape, num_classes):
@@ -162,9 +216,10 @@ def _batch_function(model, method, example_shape, num_classes):
                 h = layer(h, training=False)
         return h, records
 
-    def batch_sums(x, y, noise):
+    def batch_sums(x, y, noise, offset):
         with tf.GradientTape(persistent=True) as tape:
             logits, records = forward(x, tape)
+            logits = logits + offset  # -1e9 on the output units outside the task's head, else 0
             logp = tf.nn.log_softmax(logits)
             if method == "sampled":
                 gumbel = -tf.math.log(-tf.math.log(noise))
@@ -214,6 +269,7 @@ def _batch_function(model, method, example_shape, num_classes):
         tf.TensorSpec([None, *example_shape], tf.float32),
         tf.TensorSpec([None], tf.int32),
         tf.TensorSpec([None, num_classes], tf.float32),
+        tf.TensorSpec([num_classes], tf.float32),
     ]
     fn = tf.function(batch_sums, input_signature=signature, autograph=False)
     per_model[key] = fn
@@ -223,14 +279,19 @@ def _batch_function(model, method, example_shape, num_classes):
 # --------------------------------------------------------------------------- public API
 def compute_fisher(model, data, method: str = "empirical", *, max_examples: int | None = None,
                    batch_size: int = 500, seed: int = 0, progress: bool = False,
-                   num_batches: int = ARTICLE_NUM_BATCHES) -> FisherEstimate:
+                   num_batches: int = ARTICLE_NUM_BATCHES, classes=None) -> FisherEstimate:
     """Diagonal Fisher of ``model`` on ``data``: one array per ``model.trainable_variables`` entry.
 
     ``data`` is a tf.data.Dataset of (x, y), batched or not, or a pair of arrays. ``max_examples``
     caps how many examples are used: a random subset chosen by ``seed`` for arrays (see
-    :func:`subsample`), the first ones for a dataset (shuffle it for a representative sample). ``batch_size`` only sets the memory used per
-    step: the result does not depend on it. ``seed`` drives the ``"sampled"`` draw.
+    :func:`subsample`), the first ones for a dataset (shuffle it for a representative sample).
+    ``batch_size`` only sets the memory used per step: the result does not depend on it. ``seed`` drives the ``"sampled"`` draw.
     ``progress=True`` shows a progress bar. ``num_batches`` applies to ``"article"`` only.
+    ``classes`` restricts the model's outputs to a task's own head (see ``Task.classes``): the
+    log-likelihoods are those of a softmax over these output units only.
+
+    Bad data (images of the wrong shape, NaN or unscaled pixels, labels that are not whole or lie
+    outside the head) raises a ValueError naming the fault.
     """
     _check_method(method)
     if max_examples is not None and (int(max_examples) != max_examples or max_examples < 1):
@@ -250,11 +311,17 @@ def compute_fisher(model, data, method: str = "empirical", *, max_examples: int 
         if num_classes is None:
             num_classes = int(model(x[:1], training=False).shape[-1])
             fn = _batch_function(model, method, x.shape[1:], num_classes)
+            offset = np.zeros(num_classes, np.float32)
+            if classes is not None:
+                offset = logit_offset(classes, num_classes)
+        if classes is not None and not np.all(np.isin(y, classes)):
+            raise ValueError(f"labels must be among the task's output units {tuple(classes)}; "
+                             f"found {sorted(set(np.unique(y).tolist()) - set(classes))}")
         # Uniform noise for the "sampled" Gumbel-max draw, consumed example by example so that
         # the draw does not depend on batch_size (see sample_labels).
         noise = rng.random((len(x), num_classes))
         noise = np.clip(noise, np.finfo(np.float32).tiny, 1.0 - 1e-7).astype(np.float32)
-        for total, s in zip(totals, fn(tf.constant(x), tf.constant(y), tf.constant(noise))):
+        for total, s in zip(totals, fn(tf.constant(x), tf.constant(y), tf.constant(noise), tf.constant(offset))):
             total += s.numpy()
         n += len(x)
         if bar is not None:

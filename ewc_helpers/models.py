@@ -23,6 +23,25 @@ class PenalizedSequential(keras.Sequential):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(layers=layers, trainable=trainable, name=name)
         self._penalties = ()
+        self._active_classes = None
+        self._logit_offset = None
+
+    @property
+    def active_classes(self):
+        return self._active_classes
+
+    def set_active_classes(self, classes=None) -> None:
+        """Train only the output units ``classes`` (a task's own head), or all when None.
+
+        The other units' logits get a large negative offset inside the training loss, so their
+        softmax probability and their gradients are zero: one output layer serves as one head per
+        task (task-incremental learning, van de Ven et al. 2022)."""
+        classes = None if classes is None else tuple(int(c) for c in classes)
+        if classes == self._active_classes:
+            return
+        self._active_classes = classes
+        self._logit_offset = None if classes is None else logit_offset(classes, self.outputs[0].shape[-1])
+        self.train_function = None
 
     @property
     def penalties(self) -> tuple:
@@ -49,12 +68,27 @@ class PenalizedSequential(keras.Sequential):
         return total
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self._logit_offset is not None:
+            y_pred = y_pred + self._logit_offset
         loss = super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training
         )
         if training and self._penalties:
             loss = loss + self.penalty()
         return loss
+
+
+def logit_offset(classes, num_outputs: int):
+    """A float32 vector that is 0 at ``classes`` and -1e9 elsewhere (added to logits, it masks the
+    other output units)."""
+    import numpy as np
+
+    classes = list(classes)
+    if not classes or min(classes) < 0 or max(classes) >= num_outputs:
+        raise ValueError(f"classes must be output units 0..{num_outputs - 1}; got {classes}")
+    offset = np.full(int(num_outputs), -1e9, np.float32)
+    offset[classes] = 0.0
+    return offset
 
 
 def compile_model(model, optimizer: str = "adam", learning_rate: float = 1e-3):

@@ -14,10 +14,7 @@ running anchor instead: ``F = gamma * F_old + F_new``, centred on the latest wei
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -25,9 +22,7 @@ from . import _env  # noqa: F401
 
 import tensorflow as tf
 
-
-class PenaltyError(ValueError):
-    """Raised for a penalty, anchor or Fisher that cannot be used."""
+from .anchors import Anchor, AnchorError, PenaltyError, check_fisher  # noqa: F401
 
 
 def check_lam(lam) -> float:
@@ -52,114 +47,21 @@ def check_gamma(gamma) -> float:
     return value
 
 
-def check_fisher(fisher, shapes=None) -> list:
-    """The Fisher as float32 arrays, refusing NaN, inf, negative entries or wrong shapes."""
-    arrays = [np.asarray(f, dtype=np.float32) for f in fisher]
-    if shapes is not None:
-        _check_shapes("Fisher", [a.shape for a in arrays], shapes)
-    for i, a in enumerate(arrays):
-        if not np.all(np.isfinite(a)):
-            raise PenaltyError(f"Fisher entry {i} (shape {a.shape}) holds NaN or inf values")
-        if np.any(a < 0):
-            raise PenaltyError(
-                f"Fisher entry {i} (shape {a.shape}) holds negative values (min {a.min():.3g}); "
-                "a diagonal Fisher is a mean of squares and cannot be negative"
-            )
-    return arrays
+#: The largest ``lam * F_max`` a penalty accepts. Beyond it the penalty's gradient
+#: ``lam * F * (theta - theta*)`` for a deviation of order 1e3 exceeds about 1e18, and Adam's
+#: running mean of squared gradients overflows float32 (largest value about 3.4e38): every weight
+#: turns into NaN. Useful strengths lie many decades below.
+MAX_STIFFNESS = 1e15
 
 
-def _check_shapes(what, got, expected):
-    got, expected = [tuple(s) for s in got], [tuple(s) for s in expected]
-    if len(got) != len(expected):
+def check_stiffness(lam: float, anchor: Anchor) -> None:
+    """Refuse a ``lam`` so large that training in float32 would overflow (see MAX_STIFFNESS)."""
+    f_max = max((float(np.max(f)) for f in anchor.fisher if f.size), default=0.0)
+    if lam * f_max > MAX_STIFFNESS:
         raise PenaltyError(
-            f"{what} has {len(got)} arrays but the model has {len(expected)} trainable variables"
-        )
-    for i, (g, e) in enumerate(zip(got, expected)):
-        if g != e:
-            raise PenaltyError(f"{what} array {i} has shape {g}, but model variable {i} has shape {e}")
-
-
-@dataclass
-class Anchor:
-    """``theta*`` and its Fisher, one array per trainable variable, plus metadata."""
-
-    theta: list
-    fisher: list
-    task: str = ""
-    method: str = ""
-    num_examples: int = 0
-    meta: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.theta = [np.array(t, dtype=np.float32) for t in self.theta]
-        for i, t in enumerate(self.theta):
-            if not np.all(np.isfinite(t)):
-                raise PenaltyError(f"anchor weights {i} (shape {t.shape}) hold NaN or inf values")
-        self.fisher = check_fisher(self.fisher, [t.shape for t in self.theta])
-        self.num_examples = int(self.num_examples)
-
-    # ---- construction
-    @classmethod
-    def from_model(cls, model, fisher=None, task: str = "", method: str | None = None,
-                   num_examples: int | None = None, **meta) -> "Anchor":
-        """Anchor at the model's current weights. ``fisher=None`` gives F = 1 (the L2 anchor)."""
-        theta = [v.numpy() for v in model.trainable_variables]
-        if fisher is None:
-            fisher, method, num_examples = [np.ones_like(t) for t in theta], method or "l2", 0
-        method = method if method is not None else getattr(fisher, "method", "")
-        if num_examples is None:
-            num_examples = getattr(fisher, "num_examples", 0)
-        return cls(theta, list(fisher), task=task, method=method, num_examples=num_examples, meta=meta)
-
-    # ---- facts
-    @property
-    def shapes(self):
-        return [t.shape for t in self.theta]
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held: theta* and F."""
-        return sum(a.nbytes for a in self.theta) + sum(a.nbytes for a in self.fisher)
-
-    @property
-    def num_arrays(self) -> int:
-        return len(self.theta) + len(self.fisher)
-
-    def check_model(self, model) -> None:
-        _check_shapes("anchor", self.shapes, [v.shape for v in model.trainable_variables])
-
-    # ---- persistence
-    def save(self, path) -> Path:
-        """Write to one ``.npz`` file (arrays plus JSON metadata); returns the path written."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        arrays = {f"theta_{i}": t for i, t in enumerate(self.theta)}
-        arrays.update({f"fisher_{i}": f for i, f in enumerate(self.fisher)})
-        info = {"task": self.task, "method": self.method, "num_examples": self.num_examples,
-                "num_variables": len(self.theta), "meta": self.meta}
-        np.savez(path, __info__=np.array(json.dumps(info)), **arrays)
-        return path
-
-    @classmethod
-    def load(cls, path) -> "Anchor":
-        with np.load(Path(path), allow_pickle=False) as archive:
-            if "__info__" not in archive:
-                raise PenaltyError(f"{path} is not an anchor file (no metadata record)")
-            info = json.loads(str(archive["__info__"]))
-            n = info["num_variables"]
-            theta = [archive[f"theta_{i}"] for i in range(n)]
-            fisher = [archive[f"fisher_{i}"] for i in range(n)]
-        return cls(theta, fisher, task=info["task"], method=info["method"],
-                   num_examples=info["num_examples"], meta=info.get("meta", {}))
-
-    def equals(self, other: "Anchor") -> bool:
-        return (
-            (self.task, self.method, self.num_examples) == (other.task, other.method, other.num_examples)
-            and len(self.theta) == len(other.theta)
-            and all(np.array_equal(a, b) for a, b in zip(self.theta, other.theta))
-            and all(np.array_equal(a, b) for a, b in zip(self.fisher, other.fisher))
-        )
+            f"lam={lam:g} is too large for this anchor: lam times the largest Fisher entry "
+            f"({f_max:.3g}) is {lam * f_max:.3g}, and gradients that large overflow float32 when the "
+            f"optimizer squares them, turning every weight into NaN; use lam <= {MAX_STIFFNESS / f_max:.3g}")
 
 
 def quadratic_penalty(variables, theta, fisher, lam):
@@ -177,8 +79,11 @@ class QuadraticPenalty:
     """
 
     def __init__(self, anchor: Anchor, lam):
+        if not isinstance(anchor, Anchor):
+            raise PenaltyError(f"a penalty needs an Anchor (see make_anchor); got {type(anchor).__name__}")
         self.anchor = anchor
         self.lam = check_lam(lam)
+        check_stiffness(self.lam, anchor)
         self._theta = [tf.constant(t) for t in anchor.theta]
         self._fisher = [tf.constant(f) for f in anchor.fisher]
 
@@ -186,6 +91,15 @@ class QuadraticPenalty:
         self.anchor.check_model(model)
 
     def __call__(self, variables):
+        variables = list(variables)
+        if len(variables) != len(self._theta):
+            raise PenaltyError(
+                f"the penalty needs all {len(self._theta)} trainable variables of the anchored model "
+                f"(got {len(variables)}): pass model.trainable_variables")
+        for i, (v, t) in enumerate(zip(variables, self.anchor.theta)):
+            if tuple(v.shape) != t.shape:
+                raise PenaltyError(f"variable {i} has shape {tuple(v.shape)} but the anchor's has {t.shape}: "
+                                   "is this the model the anchor was made from?")
         return quadratic_penalty(variables, self._theta, self._fisher, self.lam)
 
     def gradient(self, variables) -> list:

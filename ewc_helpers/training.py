@@ -1,10 +1,53 @@
-"""Training a task through the ordinary ``model.fit``, with or without consolidation penalties."""
+"""Training a task through the ordinary ``model.fit``, and anchoring the weights it ends with.
+
+:func:`fit_task` trains with or without consolidation penalties and stops with a
+:class:`TrainingError` naming the cause when the loss or the weights stop being finite.
+:func:`fisher_data` is the one place that decides which examples a Fisher is computed from, and
+:func:`make_anchor` uses it.
+"""
 
 from __future__ import annotations
 
-from .data import Task
-from .fisher import compute_fisher
-from .penalties import Anchor
+import numpy as np
+
+from . import _env  # noqa: F401
+
+import keras
+
+from .anchors import Anchor
+from .fisher import compute_fisher, subsample
+from .tasks import Task
+
+
+class TrainingError(RuntimeError):
+    """Raised when training cannot go on: the loss or the weights stopped being finite."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Raise :class:`TrainingError` as soon as a batch's loss is NaN or infinite, with the likely
+    cause: non-finite training data, or a penalty whose gradients overflowed float32."""
+
+    def __init__(self, task_name: str = "", penalties=()):
+        super().__init__()
+        self.task_name, self.penalties, self.epoch = task_name, tuple(penalties), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(float(loss)):
+            return
+        bad = [i for i, v in enumerate(self.model.trainable_variables) if not np.all(np.isfinite(v.numpy()))]
+        causes = []
+        if self.penalties:
+            lams = ", ".join(f"{getattr(p, 'lam', float('nan')):g}" for p in self.penalties)
+            causes.append(f"a penalty too strong for float32 (lam {lams}): try a smaller lam")
+        causes.append("NaN or infinite values in the training data or the model's weights before training")
+        raise TrainingError(
+            f"training on task {self.task_name or '?'} stopped at epoch {self.epoch + 1}, batch {batch + 1}: "
+            f"the loss is {float(loss)}" + (f" and {len(bad)} weight arrays hold NaN or inf" if bad else "")
+            + "; likely cause: " + ", or ".join(causes))
 
 
 def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penalties=(),
@@ -13,31 +56,52 @@ def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penal
 
     ``penalties`` (see :mod:`ewc_helpers.penalties`) are added to the loss for this call; an
     empty sequence trains on the task loss alone. With ``validation=True`` the task's validation
-    split is passed as ``validation_data``. The shuffle order is drawn from ``seed``.
+    split is passed as ``validation_data``. The shuffle order is drawn from ``seed``. A NaN or
+    infinite loss stops training with a :class:`TrainingError` that names the likely cause.
     """
-    if int(epochs) != epochs or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
+    if not isinstance(task, Task):
+        raise TypeError(f"fit_task trains on a Task (see make_tasks); got {type(task).__name__}")
     if not hasattr(model, "set_penalties"):
         if penalties:
-            raise TypeError("penalties need a model built by ewc_helpers.models (PenalizedSequential)")
+            raise TypeError("penalties need a model made by build_mlp (a PenalizedSequential)")
     else:
         model.set_penalties(penalties)
+    if hasattr(model, "set_active_classes"):
+        model.set_active_classes(task.classes)
+    elif task.classes is not None:
+        raise TypeError(f"task {task.name} has its own head: train it on a model made by build_mlp")
     val = task.dataset("val", batch_size=1024, shuffle=False) if validation else None
+    guard = StopOnNonFinite(task.name, penalties)
     return model.fit(
         task.dataset("train", batch_size=batch_size, seed=seed),
-        epochs=int(epochs), validation_data=val, callbacks=list(callbacks), verbose=verbose,
+        epochs=int(epochs), validation_data=val, callbacks=[guard, *callbacks], verbose=verbose,
         shuffle=False,  # the pipeline already reshuffles every epoch, from `seed`
     )
 
 
-def make_anchor(model, task: Task, method: str = "empirical", *, split: str = "train",
+def fisher_data(task: Task, method: str = "exact", *, max_examples: int | None = None, seed: int = 0,
+                split: str = "train"):
+    """The examples a Fisher of ``task`` is computed from; every caller goes through here.
+
+    For the per-example methods: ``(x, y)`` arrays of the whole split, or ``max_examples`` of them
+    chosen at random by ``seed``. For ``"article"``: the shuffled training pipeline (shuffle order
+    from ``seed``), which is what the article draws its batches from.
+    """
+    if method == "article":
+        return task.dataset(split, batch_size=128, shuffle=True, seed=seed)
+    return subsample(*task.arrays(split), max_examples, seed)
+
+
+def make_anchor(model, task: Task, method: str = "exact", *, split: str = "train",
                 max_examples: int | None = None, seed: int = 0, **fisher_kwargs) -> Anchor:
     """Anchor at the model's current weights, with the Fisher of ``method`` on ``task``.
 
-    ``method="l2"`` gives the F = 1 anchor of plain L2 (no Fisher is computed).
+    ``method`` is a Fisher method of :func:`~ewc_helpers.fisher.compute_fisher`. For the F = 1
+    anchor of plain L2 use ``Anchor.from_model(model)`` or :func:`~ewc_helpers.penalties.l2_penalty`.
     """
-    if method == "l2":
-        return Anchor.from_model(model, None, task=task.name)
-    x, y = task.arrays(split)
-    fisher = compute_fisher(model, (x, y), method, max_examples=max_examples, seed=seed, **fisher_kwargs)
+    data = fisher_data(task, method, max_examples=max_examples, seed=seed, split=split)
+    fisher = compute_fisher(model, data, method, seed=seed, classes=task.classes,
+                            max_examples=max_examples if method == "article" else None, **fisher_kwargs)
     return Anchor.from_model(model, fisher, task=task.name)

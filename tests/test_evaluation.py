@@ -9,7 +9,7 @@ import pytest
 
 import ewc_helpers  # noqa: F401  (quiet TensorFlow)
 import keras
-from ewc_helpers import data, evaluation, models, training
+from ewc_helpers import tasks as task_lib, evaluation, models, training
 
 R = [
     [0.90, 0.12, 0.20],
@@ -105,8 +105,8 @@ def test_accuracy_of_a_model_that_reads_the_input(embedded_mnist):
     images[:, 0, 0, 0] = 0
     images[:7, 0, 0, 0] = 255
     digits = np.array([2] * 10 + [0] * 10, np.int64)  # labels 1 and 0 after // 2
-    task = data.Task(name="T", train=None, val=None,
-                     test=data.TaskSplit(images=images, labels=digits // 2, digits=digits))
+    task = task_lib.Task(name="T", train=None, val=None,
+                     test=task_lib.TaskSplit(images=images, labels=digits // 2, digits=digits))
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     kernel = np.zeros((784, 5), np.float32)
     kernel[0, 1] = 10.0
@@ -120,9 +120,9 @@ def test_accuracy_of_a_model_that_reads_the_input(embedded_mnist):
 
 
 def test_accuracy_on_an_empty_split_raises():
-    empty = data.TaskSplit(images=np.zeros((0, 28, 28, 1), np.uint8),
+    empty = task_lib.TaskSplit(images=np.zeros((0, 28, 28, 1), np.uint8),
                            labels=np.zeros(0, np.int64), digits=np.zeros(0, np.int64))
-    task = data.Task(name="E", train=empty, val=empty, test=empty)
+    task = task_lib.Task(name="E", train=empty, val=empty, test=empty)
     with pytest.raises(ValueError, match="task E has no test examples"):
         evaluation.accuracy(constant_model(0), task)
 

@@ -15,7 +15,7 @@ import ewc_helpers  # noqa: F401  (quiet TensorFlow start-up)
 import keras
 import tensorflow as tf
 
-from ewc_helpers import data, fisher, models, reproducibility
+from ewc_helpers import sources, tasks as task_lib, fisher, models, reproducibility
 
 N_EXAMPLES = 37  # small, and not a multiple of BATCH_SIZE
 BATCH_SIZE = 8
@@ -135,7 +135,7 @@ def inputs():
 def trained_on_a():
     """The article's 784-128-5 MLP trained for one epoch on the embedded task A, and A's data."""
     reproducibility.set_seed(0)
-    tasks = data.make_tasks(data.load_mnist("embedded", verbose=False))
+    tasks = task_lib.make_tasks(sources.load_mnist("embedded", verbose=False))
     model = models.build_mlp()
     model.fit(tasks["A"].dataset("train"), epochs=1, verbose=0)
     return model, tasks["A"].arrays("train")

@@ -13,7 +13,7 @@ import pytest
 
 import ewc_helpers  # noqa: F401  (quiet TensorFlow start-up)
 from ewc_helpers import __main__ as cli
-from ewc_helpers import data, experiments, models, penalties
+from ewc_helpers import sources, tasks as task_lib, experiments, models, penalties
 from ewc_helpers.penalties import PenaltyError
 
 FISHER_EXAMPLES = 100
@@ -23,14 +23,14 @@ SETUP = experiments.Setup(hidden_units=16, batch_size=128).with_epochs(1)
 @pytest.fixture(scope="module")
 def small_mnist(embedded_mnist):
     """Every fourth embedded digit: 1,000 train and 250 test digits, all ten classes."""
-    return data.MNIST(train=embedded_mnist.train.take(slice(None, None, 4)),
+    return sources.MNIST(train=embedded_mnist.train.take(slice(None, None, 4)),
                       test=embedded_mnist.test.take(slice(None, None, 4)),
                       source="embedded", origin="every fourth embedded digit")
 
 
 @pytest.fixture(scope="module")
 def seq_tasks(small_mnist):
-    return data.make_permuted_tasks(small_mnist, 3, seed=0)
+    return task_lib.make_permuted_tasks(small_mnist, 3, seed=0)
 
 
 @pytest.fixture(scope="module")

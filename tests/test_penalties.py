@@ -205,7 +205,7 @@ def test_online_penalty_before_consolidate_fails():
 def test_save_load_round_trip(model, tmp_path):
     anchor = Anchor.from_model(model, random_fisher(model), task="A", method="empirical",
                                num_examples=123, note="hello")
-    path = anchor.save(tmp_path / "anchor_a")
+    path = anchor.save(tmp_path / "anchor_a.npz")
     assert path.suffix == ".npz" and path.exists()
     loaded = Anchor.load(path)
     assert loaded.equals(anchor) and anchor.equals(loaded)

@@ -1,4 +1,4 @@
-"""Permuted MNIST tasks (ewc_helpers.data.make_permuted_tasks) and the ``--suite permuted`` options.
+"""Permuted MNIST tasks (ewc_helpers.task_lib.make_permuted_tasks) and the ``--suite permuted`` options.
 
 No training here: these run in about a second.
 """
@@ -12,12 +12,12 @@ import pytest
 
 import ewc_helpers  # noqa: F401  (quiet TensorFlow start-up)
 from ewc_helpers import __main__ as cli
-from ewc_helpers import data
+from ewc_helpers import sources, tasks as task_lib
 
 
 @pytest.fixture(scope="module")
 def permuted(embedded_mnist):
-    return data.make_permuted_tasks(embedded_mnist, 4, seed=0)
+    return task_lib.make_permuted_tasks(embedded_mnist, 4, seed=0)
 
 
 def flat(x):
@@ -26,13 +26,13 @@ def flat(x):
 
 # --------------------------------------------------------------------------- permutations
 def test_same_seed_same_permutations_different_seed_different(embedded_mnist, permuted):
-    again = data.make_permuted_tasks(embedded_mnist, 4, seed=0)
-    other = data.make_permuted_tasks(embedded_mnist, 4, seed=1)
+    again = task_lib.make_permuted_tasks(embedded_mnist, 4, seed=0)
+    other = task_lib.make_permuted_tasks(embedded_mnist, 4, seed=1)
     for a, b, c in zip(permuted, again, other):
         np.testing.assert_array_equal(a.permutation, b.permutation)
         assert not np.array_equal(a.permutation, c.permutation)
     # Task t does not depend on how many tasks were asked for.
-    for a, b in zip(permuted, data.make_permuted_tasks(embedded_mnist, 2, seed=0)):
+    for a, b in zip(permuted, task_lib.make_permuted_tasks(embedded_mnist, 2, seed=0)):
         np.testing.assert_array_equal(a.permutation, b.permutation)
 
 
@@ -55,11 +55,11 @@ def test_different_tasks_differ(permuted):
 
 
 def test_names_and_first_identity(embedded_mnist):
-    tasks = data.make_permuted_tasks(embedded_mnist, 3, seed=0, first_identity=True)
+    tasks = task_lib.make_permuted_tasks(embedded_mnist, 3, seed=0, first_identity=True)
     assert [t.name for t in tasks] == ["P1", "P2", "P3"]
     np.testing.assert_array_equal(tasks[0].permutation, np.arange(784))
     x, _ = tasks[0].arrays("test")
-    np.testing.assert_array_equal(x, data.scale_images(embedded_mnist.test.images))
+    np.testing.assert_array_equal(x, task_lib.scale_images(embedded_mnist.test.images))
     assert not np.array_equal(tasks[1].permutation, np.arange(784))
 
 
@@ -118,25 +118,25 @@ def test_shuffled_training_dataset_holds_the_permuted_images(permuted):
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("num_tasks", [0, -2, 2.5, "3", None, True])
 def test_bad_num_tasks_raises(embedded_mnist, num_tasks):
-    with pytest.raises(data.DataError, match="num_tasks must be a positive integer"):
-        data.make_permuted_tasks(embedded_mnist, num_tasks)
+    with pytest.raises(sources.DataError, match="num_tasks must be a positive integer"):
+        task_lib.make_permuted_tasks(embedded_mnist, num_tasks)
 
 
 @pytest.mark.parametrize("seed", [-1, 0.5, "0"])
 def test_bad_seed_raises(embedded_mnist, seed):
-    with pytest.raises(data.DataError, match="seed must be a non-negative integer"):
-        data.make_permuted_tasks(embedded_mnist, 2, seed=seed)
+    with pytest.raises(sources.DataError, match="seed must be a non-negative integer"):
+        task_lib.make_permuted_tasks(embedded_mnist, 2, seed=seed)
 
 
 @pytest.mark.parametrize("permutation", [np.arange(783), np.zeros(784, int), np.arange(784).reshape(28, 28)])
 def test_scale_images_refuses_a_bad_permutation(embedded_mnist, permutation):
-    with pytest.raises(data.DataError, match="permutation"):
-        data.scale_images(embedded_mnist.test.images[:3], permutation)
+    with pytest.raises(sources.DataError, match="permutation"):
+        task_lib.scale_images(embedded_mnist.test.images[:3], permutation)
 
 
 def test_scale_images_handles_an_empty_batch(permuted):
     empty = np.zeros((0, 28, 28, 1), np.uint8)
-    assert data.scale_images(empty, permuted[0].permutation).shape == (0, 28, 28, 1)
+    assert task_lib.scale_images(empty, permuted[0].permutation).shape == (0, 28, 28, 1)
 
 
 # --------------------------------------------------------------------------- command line

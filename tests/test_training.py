@@ -11,14 +11,14 @@ import pytest
 import ewc_helpers  # noqa: F401  (quiet TensorFlow start-up)
 import keras
 
-from ewc_helpers import data, models, penalties, reproducibility, training
+from ewc_helpers import sources, tasks as task_lib, models, penalties, reproducibility, training
 
 EWC_LAM = 3000.0  # with the empirical Fisher of this model (entries up to ~0.05) the pull matters
 
 
 @pytest.fixture(scope="module")
 def tasks():
-    return data.make_tasks(data.load_mnist("embedded", verbose=False))
+    return task_lib.make_tasks(sources.load_mnist("embedded", verbose=False))
 
 
 @pytest.fixture(scope="module")

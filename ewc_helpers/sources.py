@@ -1,4 +1,4 @@
-"""MNIST from three sources, the even/odd tasks built on it, and the input pipeline.
+"""MNIST from three sources (and an ``auto`` choice between them), checked on loading.
 
 Sources
 -------
@@ -18,8 +18,7 @@ a folder
 
 Whatever the source, :func:`load_mnist` returns uint8 images of shape (N, 28, 28, 1) and integer
 digit labels, the structure of ``tfds.load("mnist", as_supervised=True)``, and reports the source
-it used. Task A is the even digits, task B the odd digits, ``multi`` both; the label is
-``digit // 2`` so one 5-way head serves every task.
+it used. Tasks are built on it in :mod:`ewc_helpers.tasks`.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import socket
 import struct
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,6 @@ LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 # Where TFDS fetches MNIST from; a TCP connect here decides whether a download can work.
 TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 EMBEDDED_TEST_PER_DIGIT = 100
-TASK_DIGITS = {"A": (0, 2, 4, 6, 8), "B": (1, 3, 5, 7, 9), "multi": tuple(range(10))}
 FULL_MNIST_HINT = (
     "for full MNIST, connect once to the internet and use EWC_DATA=tfds, "
     "or set EWC_DATA to a folder holding the four MNIST IDX .gz files"
@@ -326,6 +324,10 @@ def load_mnist(source: str | os.PathLike | None = None, data_dir=None, verbose: 
     if source == "auto":
         mnist = _load_auto(data_dir, verbose)
     elif source == "tfds":
+        if not tfds_is_prepared(data_dir) and not network_reachable():
+            raise DataError(
+                "MNIST is not prepared for TFDS and its download server cannot be reached within 3 s, so "
+                "'tfds' cannot load it here; use 'embedded', or a folder holding the four MNIST IDX .gz files")
         mnist = load_tfds(data_dir, download=True)
     elif source == "embedded":
         mnist = load_embedded()
@@ -336,9 +338,23 @@ def load_mnist(source: str | os.PathLike | None = None, data_dir=None, verbose: 
             f"unknown data source {source!r}: use 'auto', 'tfds', 'embedded', or the path of a "
             "folder holding the four MNIST IDX .gz files"
         )
+    check_digits(mnist)
     if verbose:
         print(f"Data source: {mnist.describe()}")
     return mnist
+
+
+def check_digits(mnist: MNIST) -> None:
+    """Refuse, at load time, data that lacks a split or a digit: every task needs them later."""
+    for name in ("train", "test"):
+        split = getattr(mnist, name)
+        if len(split) == 0:
+            raise DataError(f"{mnist.origin}: the {name} split holds no images")
+        missing = sorted(set(range(10)) - set(np.unique(split.labels).tolist()))
+        if missing:
+            raise DataError(f"{mnist.origin}: the {name} split has no examples of digit"
+                            f"{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}; "
+                            "the tasks need all ten digits")
 
 
 def _load_auto(data_dir, verbose) -> MNIST:
@@ -360,203 +376,3 @@ def _load_auto(data_dir, verbose) -> MNIST:
     if verbose:
         print(f"ewc_helpers: {reason}; using the 5,000 embedded digits; {FULL_MNIST_HINT}.", file=sys.stdout)
     return load_embedded()
-
-
-# --------------------------------------------------------------------------- tasks
-@dataclass(frozen=True)
-class TaskSplit:
-    """Images (uint8), task labels (int64, ``digit // 2`` unless permuted) and the original digits."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    digits: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-@dataclass(frozen=True)
-class Task:
-    """One continual-learning task with train, validation and test splits."""
-
-    name: str
-    train: TaskSplit
-    val: TaskSplit
-    test: TaskSplit
-    num_classes: int = 5
-    digits: tuple = field(default=tuple(range(10)))
-    permutation: np.ndarray | None = None
-
-    def split(self, split: str) -> TaskSplit:
-        return _pick(self, split)
-
-    def arrays(self, split: str = "test"):
-        """(x, y): images scaled to float32 [0, 1] (permuted if the task is) and labels."""
-        part = self.split(split)
-        return scale_images(part.images, self.permutation), part.labels
-
-    def dataset(self, split: str = "train", batch_size: int = 128, shuffle: bool | None = None, seed: int = 0):
-        """The split through :func:`make_pipeline` (shuffled by default for ``train`` only)."""
-        part = self.split(split)
-        if shuffle is None:
-            shuffle = split == "train"
-        return make_pipeline(
-            part.images, part.labels, batch_size=batch_size, shuffle=shuffle, seed=seed,
-            permutation=self.permutation,
-        )
-
-    def counts(self) -> dict:
-        return {s: len(self.split(s)) for s in ("train", "val", "test")}
-
-
-def validation_split(split: Split, fraction: float = 0.1, seed: int = 0):
-    """Hold out ``fraction`` of each digit's examples, chosen by ``seed``: (train, val)."""
-    if not 0.0 < fraction < 1.0:
-        raise DataError(f"val_fraction must be between 0 and 1 (exclusive); got {fraction}")
-    rng = np.random.default_rng(seed)
-    val_idx = []
-    for digit in np.unique(split.labels):
-        members = rng.permutation(np.flatnonzero(split.labels == digit))
-        val_idx.append(members[: int(round(fraction * len(members)))])
-    val_mask = np.zeros(len(split), bool)
-    val_mask[np.concatenate(val_idx)] = True
-    return split.take(~val_mask), split.take(val_mask)
-
-
-def _task_split(split: Split, digits) -> TaskSplit:
-    keep = np.isin(split.labels, digits)
-    d = split.labels[keep]
-    return TaskSplit(images=split.images[keep], labels=d // 2, digits=d)
-
-
-def make_task(mnist: MNIST, name: str, val_fraction: float = 0.1, seed: int = 0) -> Task:
-    """Task "A" (even digits), "B" (odd digits) or "multi" (all), labels ``digit // 2``."""
-    if name not in TASK_DIGITS:
-        raise DataError(f"unknown task {name!r}; choose 'A' (even digits), 'B' (odd digits) or 'multi'")
-    train, val = validation_split(mnist.train, val_fraction, seed)
-    digits = TASK_DIGITS[name]
-    return Task(
-        name=name,
-        train=_task_split(train, digits),
-        val=_task_split(val, digits),
-        test=_task_split(mnist.test, digits),
-        num_classes=5,
-        digits=digits,
-    )
-
-
-def make_tasks(mnist: MNIST, val_fraction: float = 0.1, seed: int = 0) -> dict:
-    """``{"A": ..., "B": ..., "multi": ...}`` sharing one validation hold-out."""
-    return {name: make_task(mnist, name, val_fraction, seed) for name in TASK_DIGITS}
-
-
-def make_permuted_tasks(mnist: MNIST, num_tasks: int, seed: int = 0, val_fraction: float = 0.1,
-                        first_identity: bool = False) -> list:
-    """Permuted MNIST: task t is all ten digits under a fixed pixel permutation (10-way labels).
-
-    Permutation t is drawn from ``numpy.random.default_rng([seed, t])``, so it is fixed for a given
-    ``seed`` and task index (and task t is the same whatever ``num_tasks`` is). With
-    ``first_identity`` the first task keeps the original pixel order. Every task shares one
-    validation hold-out (seed 0, as for tasks A and B) and the images themselves: only the
-    permutation, applied when the task's arrays or dataset are made, differs.
-    """
-    if not _is_whole(num_tasks) or num_tasks < 1:
-        raise DataError(f"num_tasks must be a positive integer; got {num_tasks!r}")
-    if not _is_whole(seed) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer; got {seed!r}")
-    train, val = validation_split(mnist.train, val_fraction, seed=0)
-    tasks = []
-    for t in range(int(num_tasks)):
-        if first_identity and t == 0:
-            perm = np.arange(784)
-        else:
-            perm = np.random.default_rng([int(seed), t]).permutation(784)
-        perm.setflags(write=False)
-        parts = {
-            name: TaskSplit(images=s.images, labels=s.labels.copy(), digits=s.labels)
-            for name, s in (("train", train), ("val", val), ("test", mnist.test))
-        }
-        tasks.append(Task(name=f"P{t + 1}", num_classes=10, permutation=perm, **parts))
-    return tasks
-
-
-def _is_whole(value) -> bool:
-    """True for an integer (or an integral float), False for bools, strings, None and fractions."""
-    if isinstance(value, bool):
-        return False
-    try:
-        return int(value) == value
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
-# --------------------------------------------------------------------------- pipeline
-def scale_images(images: np.ndarray, permutation: np.ndarray | None = None) -> np.ndarray:
-    """uint8 images to float32 in [0, 1], optionally with their pixels permuted.
-
-    ``permutation`` reorders the flattened pixels of every image: pixel ``k`` of the result is
-    pixel ``permutation[k]`` of the original.
-    """
-    x = images.astype(np.float32) / 255.0
-    if permutation is not None:
-        pixels = int(np.prod(images.shape[1:]))
-        permutation = np.asarray(permutation)
-        if permutation.shape != (pixels,) or not np.array_equal(np.sort(permutation), np.arange(pixels)):
-            raise DataError(f"permutation must reorder the {pixels} pixels of an image; "
-                            f"got an array of shape {permutation.shape} that is not a permutation of 0..{pixels - 1}")
-        x = x.reshape(len(x), pixels)[:, permutation].reshape(images.shape)
-    return x
-
-
-def make_pipeline(images, labels, batch_size: int = 128, shuffle: bool = True, seed: int = 0,
-                  permutation=None):
-    """tf.data pipeline: scale to [0, 1] once, cache, then reshuffle every epoch, batch, prefetch.
-
-    Shuffling comes *after* the cache. The article's order (shuffle, then cache) freezes the first
-    epoch's order and replays it in every later epoch.
-    """
-    import tensorflow as tf
-
-    if batch_size < 1:
-        raise DataError(f"batch_size must be at least 1; got {batch_size}")
-    x = scale_images(np.asarray(images), permutation)
-    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(labels))).cache()
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def article_pipeline(images, labels, batch_size: int = 128, seed: int = 0):
-    """The article's order, shuffle *then* cache, kept only to show its flaw.
-
-    The cache stores the first epoch's shuffled order, so every later epoch replays it.
-    """
-    import tensorflow as tf
-
-    x = scale_images(np.asarray(images))
-    ds = tf.data.Dataset.from_tensor_slices((x, np.asarray(labels)))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).cache()
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def epoch_orders(dataset, epochs: int = 3, n: int = 12) -> list:
-    """The first ``n`` labels of each of ``epochs`` full passes over a batched dataset.
-
-    Each pass runs to the end, as a training epoch does: a cache is only complete (and replayed)
-    after one full pass.
-    """
-    orders = []
-    for _ in range(epochs):
-        labels = np.concatenate([np.asarray(y) for _, y in dataset])
-        orders.append(labels[:n].tolist())
-    return orders
-
-
-def summarize_tasks(tasks: dict) -> str:
-    """A small table of per-task counts and digits."""
-    lines = [f"{'task':<6}{'digits':<16}{'train':>8}{'val':>8}{'test':>8}"]
-    for name, task in tasks.items():
-        c = task.counts()
-        digits = ",".join(map(str, task.digits))
-        lines.append(f"{name:<6}{digits:<16}{c['train']:>8,}{c['val']:>8,}{c['test']:>8,}")
-    return "\n".join(lines)

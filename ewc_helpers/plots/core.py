@@ -1,6 +1,26 @@
-"""Figures for the notebooks. Every function returns the matplotlib Figure it drew."""
+"""Figures shared by several lessons: digits, training and forgetting curves, trade-offs, matrices."""
 
 from __future__ import annotations
+
+__all__ = [
+    "sample_grid",
+    "training_curves",
+    "forgetting_curves",
+    "tradeoff",
+    "fisher_image",
+    "accuracy_heatmap",
+    "sequence_curves",
+    "method_comparison",
+    "permuted_digits",
+    "sequence_sweep",
+    "accuracy_heatmaps",
+    "memory_growth",
+    "lam_sensitivity",
+    "deviation_growth",
+    "movement_summary",
+    "TASK_COLORS",
+    "METHOD_COLORS",
+]
 
 import numpy as np
 

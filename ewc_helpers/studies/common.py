@@ -1,0 +1,295 @@
+"""What every study shares: the setup, the one result type, choosing ``lam``, and summary tables.
+
+* :class:`Setup` fixes one architecture, optimizer and epoch budget for every method of a study.
+* :class:`Result` is what any trained model of any study is reported as: accuracies per task on
+  the validation and test splits (and, for a task sequence, the accuracy matrices).
+* :func:`search_lam` is the one rule that chooses ``lam``: the highest mean validation accuracy
+  over the tasks (ties go to the smaller ``lam``), on a grid that extends itself by a decade while
+  the chosen value sits at an edge. The test split plays no part.
+* :func:`summarize` and :func:`format_table` turn results over seeds into mean ± std rows and text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from ..evaluation import AccuracyMatrix
+from ..models import build_mlp
+from ..penalties import check_lam
+
+#: Method keys (what code compares) and the labels tables and figures show.
+LABELS = {
+    "multitask": "multi-task", "a_only": "A only", "naive": "naive", "l2": "L2", "ewc": "EWC",
+    "online_ewc": "online EWC", "article_recipe": "EWC, article recipe", "replay": "replay",
+    "joint": "joint",
+}
+#: How many decades :func:`search_lam` may add beyond either end of a grid.
+MAX_EXTENSIONS = 3
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One architecture, optimizer and epoch budget shared by every method of a study.
+
+    ``epochs_a`` / ``epochs_b``: the two phases of the A-then-B protocol; ``epochs_multi``: joint
+    training on A and B; ``epochs_per_task``: every task of a sequence. ``fisher`` is the Fisher
+    method of EWC and ``fisher_examples`` how many training examples of a task it uses (None: all).
+    """
+
+    epochs_multi: int = 6
+    epochs_a: int = 6
+    epochs_b: int = 6
+    epochs_per_task: int = 5
+    batch_size: int = 128
+    hidden_units: int = 128
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    fisher: str = "exact"
+    fisher_examples: int | None = None
+    seed: int = 0
+
+    def with_epochs(self, epochs: int) -> "Setup":
+        """Every phase and every task trained for ``epochs`` epochs."""
+        return replace(self, epochs_multi=epochs, epochs_a=epochs, epochs_b=epochs, epochs_per_task=epochs)
+
+    def with_seed(self, seed: int) -> "Setup":
+        return replace(self, seed=int(seed))
+
+
+def new_model(setup: Setup, weights=None, num_classes: int = 5, dropout: float | None = None):
+    """The setup's MLP, optionally starting from ``weights`` (with a fresh optimizer)."""
+    model = build_mlp(num_classes=num_classes, hidden_units=setup.hidden_units,
+                      dropout=setup.dropout if dropout is None else dropout,
+                      optimizer=setup.optimizer, learning_rate=setup.learning_rate)
+    if weights is not None:
+        model.set_weights(weights)
+    return model
+
+
+@dataclass
+class Result:
+    """One trained model of a study, whatever the study.
+
+    ``val`` and ``test`` map each task's name to its accuracy at the end. A task sequence also
+    keeps ``matrix`` and ``val_matrix`` (:class:`~ewc_helpers.evaluation.AccuracyMatrix`: accuracy
+    on every task after each task) and ``memory`` (what the method holds for the next task).
+    ``method`` is a key of :data:`LABELS` and never changes; ``label`` is what a table shows.
+    """
+
+    method: str
+    lam: float | None
+    val: dict
+    test: dict
+    label: str = ""
+    matrix: AccuracyMatrix | None = None
+    val_matrix: AccuracyMatrix | None = None
+    memory: dict | None = None
+    history: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    info: dict = field(default_factory=dict)
+    model: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.label = self.label or LABELS.get(self.method, self.method)
+
+    @property
+    def val_score(self) -> float:
+        """Mean validation accuracy over the tasks: what :func:`choose_lam` maximises."""
+        return float(np.mean(list(self.val.values())))
+
+    @property
+    def average_accuracy(self) -> float:
+        """Mean test accuracy over the tasks at the end."""
+        return float(np.mean(list(self.test.values())))
+
+    @property
+    def backward_transfer(self) -> float | None:
+        return self.matrix.backward_transfer if self.matrix is not None else None
+
+    def to_dict(self) -> dict:
+        """A JSON-able copy (matrices as dicts, no model)."""
+        d = asdict(replace(self, model=None, matrix=None, val_matrix=None))
+        d.pop("model")
+        for key in ("matrix", "val_matrix"):
+            d[key] = getattr(self, key).to_dict() if getattr(self, key) is not None else None
+        d.update(val_score=self.val_score, average_accuracy=self.average_accuracy,
+                 backward_transfer=self.backward_transfer)
+        return d
+
+
+# --------------------------------------------------------------------------- choosing lam
+def choose_lam(results, score=None):
+    """The result with the highest mean validation accuracy (ties: the smaller lam).
+
+    This is the one rule every study uses. ``score`` reads the score of one item (default: its
+    ``val_score``); an item's lam is its ``lam`` attribute or key.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("no results to choose lam from")
+    score = score or (lambda r: r.val_score)
+
+    def lam(r):
+        value = r["lam"] if isinstance(r, dict) else r.lam
+        return value or 0.0
+
+    return max(results, key=lambda r: (round(score(r), 6), -lam(r)))
+
+
+@dataclass
+class LamSearch:
+    """The outcome of :func:`search_lam`: every run in lam order, the chosen one, and the grid
+    extensions made (``extended``: one line per added value, empty when the grid sufficed)."""
+
+    results: list
+    best: Result
+    extended: list
+
+    @property
+    def lams(self) -> list:
+        return [r.lam for r in self.results]
+
+    @property
+    def at_edge(self) -> bool:
+        """True when the chosen lam is still an end of the (extended) grid."""
+        return self.best.lam in (self.lams[0], self.lams[-1])
+
+
+def search_lam(run, grid, *, max_extensions: int = MAX_EXTENSIONS, progress=None) -> LamSearch:
+    """Run ``run(lam) -> Result`` over ``grid`` and choose lam on validation by :func:`choose_lam`.
+
+    While the chosen lam is the smallest or largest value tried, one more value a decade beyond
+    that end is tried, up to ``max_extensions`` times per end; each extension is reported through
+    ``progress`` and kept in ``LamSearch.extended``. ``run`` may return extra runs' worth of
+    information in its result, but must set ``result.lam``.
+    """
+    lams = sorted({check_lam(x) for x in grid})
+    if not lams or lams[0] <= 0:
+        raise ValueError(f"a lam grid needs positive values; got {list(grid)!r}")
+    say = progress or (lambda *_: None)
+    results = {lam: run(lam) for lam in lams}
+    extended, added = [], {"low": 0, "high": 0}
+    while True:
+        best = choose_lam(results.values())
+        ordered = sorted(results)
+        if best.lam == ordered[0] and added["low"] < max_extensions and len(ordered) > 1:
+            end, new = "low", ordered[0] / 10
+        elif best.lam == ordered[-1] and added["high"] < max_extensions:
+            end, new = "high", ordered[-1] * 10
+        else:
+            break
+        added[end] += 1
+        note = f"lam {best.lam:g} is the {'smallest' if end == 'low' else 'largest'} value tried: extending the grid to {new:g}"
+        say(note)
+        extended.append(note)
+        results[new] = run(new)
+    ordered = [results[k] for k in sorted(results)]
+    return LamSearch(ordered, choose_lam(ordered), extended)
+
+
+def sweep(run, lams, progress=None) -> list:
+    """``run(lam)`` once per value, in the order given (no choice, no extension)."""
+    say = progress or (lambda *_: None)
+    out = []
+    for lam in lams:
+        r = run(lam)
+        out.append(r)
+        say(f"  {r.label} lam={lam:g}: validation {r.val_score:.3f}")
+    return out
+
+
+# --------------------------------------------------------------------------- tables over seeds
+def summarize(runs: list) -> list:
+    """Mean and std over seeds, one row per method.
+
+    ``runs`` holds one list of :class:`Result` per seed, the methods in the same order. A row has
+    ``method``, ``label``, ``lam`` (the values chosen), ``n``, ``tasks``, ``test`` and ``test_std``
+    (per task), ``average`` and ``average_std``, ``bwt`` and ``bwt_std`` (None for two-task
+    results), and ``memory`` (bytes held after the last task, if the method reports it).
+    """
+    if not runs or not runs[0]:
+        raise ValueError("no results to summarise")
+    rows = []
+    for k, first in enumerate(runs[0]):
+        rs = [seed_results[k] for seed_results in runs]
+        if any(r.method != first.method or r.label != first.label for r in rs):
+            raise ValueError("every seed must report the same methods in the same order")
+        tasks = list(first.test)
+        test = np.array([[r.test[t] for t in tasks] for r in rs])
+        avg = np.array([r.average_accuracy for r in rs])
+        bwt = [r.backward_transfer for r in rs]
+        rows.append({
+            "method": first.method, "label": first.label, "lam": [r.lam for r in rs if r.lam is not None],
+            "n": len(rs), "tasks": tasks, "test": dict(zip(tasks, test.mean(0).tolist())),
+            "test_std": dict(zip(tasks, test.std(0).tolist())),
+            "average": float(avg.mean()), "average_std": float(avg.std()),
+            "bwt": None if bwt[0] is None else float(np.mean(bwt)),
+            "bwt_std": None if bwt[0] is None else float(np.std(bwt)),
+            "memory": None if first.memory is None else first.memory.get("bytes"),
+        })
+    return rows
+
+
+def _cell(mean, std=None, sign=""):
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    return f"{mean:{sign}.3f}" + (f" ± {std:.3f}" if std is not None else "")
+
+
+def format_table(rows: list, columns=("tasks",), published: dict | None = None,
+                 published_label: str = "published", with_std: bool | None = None) -> str:
+    """Rows of :func:`summarize` as a text table.
+
+    ``columns`` picks what follows the method and its lam: ``"tasks"`` (test accuracy per task),
+    ``"average"``, ``"bwt"`` and ``"memory"``. ``published`` maps a method label to published
+    figures (a tuple, one per column of ``columns`` that is per task or average), shown after ours
+    and headed ``published_label``. ``with_std`` defaults to showing std when there is more than
+    one seed.
+    """
+    if not rows:
+        raise ValueError("no rows to format")
+    std = rows[0]["n"] > 1 if with_std is None else with_std
+    width = 15 if std else 7
+    heads, getters = [], []
+    for col in columns:
+        if col == "tasks":
+            for t in rows[0]["tasks"]:
+                heads.append(f"task {t}")
+                getters.append(lambda r, t=t: _cell(r["test"].get(t), r["test_std"].get(t) if std else None))
+        elif col == "average":
+            heads.append("avg acc")
+            getters.append(lambda r: _cell(r["average"], r["average_std"] if std else None))
+        elif col == "bwt":
+            heads.append("BWT")
+            getters.append(lambda r: _cell(r["bwt"], r["bwt_std"] if std and r["bwt"] is not None else None, "+"))
+        elif col == "val":
+            heads.append("val score")
+            getters.append(lambda r: _cell(r["val"], r.get("val_std") if std else None))
+        elif col == "scale":
+            heads.append("lam*total(F)")
+            getters.append(lambda r: "-" if r.get("scale") is None else f"{r['scale']:.2g}")
+        elif col == "memory":
+            heads.append("bytes held")
+            getters.append(lambda r: "-" if r["memory"] is None else f"{r['memory']:,}")
+        else:
+            raise ValueError(f"unknown column {col!r}; choose tasks, average, bwt, memory, val or scale")
+    label_w = max(8, *(len(r["label"]) for r in rows)) + 2
+    pub_n = len(next(iter(published.values()))) if published else 0
+    head = f"{'method':<{label_w}}{'lam':>12}" + "".join(f"  {h:>{width}}" for h in heads)
+    if published:
+        head += "".join(f"  {published_label + ' ' + h:>{max(9, len(published_label) + len(h) + 1)}}"
+                        for h in heads[:pub_n])
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lam = ",".join(f"{x:g}" for x in sorted(set(r["lam"]))) if r["lam"] else "-"
+        line = f"{r['label']:<{label_w}}{lam:>12}" + "".join(f"  {g(r):>{width}}" for g in getters)
+        if published:
+            values = published.get(r["label"]) or (None,) * pub_n
+            line += "".join(f"  {_cell(v):>{max(9, len(published_label) + len(h) + 1)}}"
+                            for v, h in zip(values, heads[:pub_n]))
+        lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Which Fisher, and how big should ``lam`` be (lessons 06 and 07), over several seeds.
+
+:func:`seed_sweeps` trains one task-A model per seed, makes its anchors with every Fisher method
+asked for, and sweeps ``lam`` on task B with a :class:`~.two_tasks.LamSweeper`. The summaries are
+per ``lam`` (mean and std over seeds), and :func:`sensitivity_table` picks each variant's ``lam``
+on validation with the one rule of :func:`~.common.choose_lam`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..fisher import METHODS as FISHER_METHODS
+from ..training import make_anchor
+from .common import Setup, choose_lam, format_table, sweep
+from .two_tasks import LamSweeper, train_task_a
+
+#: lam grids per variant (``None``: plain L2, F = 1; otherwise a Fisher method), for lessons 06-07. ``"quick"`` is the grid the
+#: committed notebook runs (6 values each, so that it executes in a few minutes on 2 cores);
+#: ``"full"`` uses half-decade steps over a wider range. Each reaches both extremes on the
+#: embedded digits: at its low end task A is forgotten almost as with naive training, at its high
+#: end task B is barely learned. The correct Fishers share a grid; the article's "Fisher" is about
+#: 10^5 times larger, so its grid sits about five decades lower (and ends at its alpha = 25).
+SENSITIVITY_GRIDS = {
+    "quick": {
+        None: (0.003, 0.03, 0.1, 0.3, 1.0, 10.0),
+        "empirical": (30.0, 300.0, 1e3, 3e3, 1e4, 1e5),
+        "sampled": (30.0, 300.0, 1e3, 3e3, 1e4, 1e5),
+        "exact": (30.0, 300.0, 1e3, 3e3, 1e4, 1e5),
+        "article": (1e-4, 1e-3, 0.01, 0.03, 0.3, 25.0),
+    },
+    "full": {
+        None: (1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+        "empirical": (10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6),
+        "sampled": (10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6),
+        "exact": (10.0, 30.0, 100.0, 300.0, 1e3, 3e3, 1e4, 3e4, 1e5, 3e5, 1e6),
+        "article": (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 25.0),
+    },
+}
+
+
+def seed_sweeps(tasks: dict, setup: Setup, seeds, grids: dict, dropout: float | None = None,
+                article_batches: int = 1000, progress=None) -> dict:
+    """For every seed: a task-A model, its anchors, and a lam sweep on task B per grid.
+
+    ``grids`` maps a label to ``(fisher, lams)``: ``fisher`` is a Fisher method of
+    :func:`~ewc_helpers.fisher.compute_fisher` for EWC, or None for plain L2 (F = 1). Seed ``s``
+    trains its own task-A model (``setup.with_seed(s)``) and makes its own anchors with
+    :func:`~ewc_helpers.training.make_anchor` (the ``"sampled"`` draw seeded by ``s``; the article's
+    Fisher from ``article_batches`` batches of the shuffled pipeline, as the article draws them).
+    ``dropout`` applies to both phases.
+
+    Returns ``{"seeds", "grids", "sweeps": {label: [[Result per lam] per seed]}, "anchors":
+    [{fisher: Anchor} per seed], "a_results": [Result per seed, with its model], "sweepers":
+    [LamSweeper per seed]}``.
+    """
+    say = progress or (lambda *_: None)
+    out = {"seeds": [int(s) for s in seeds], "grids": {k: (f, tuple(l)) for k, (f, l) in grids.items()},
+           "sweeps": {k: [] for k in grids}, "anchors": [], "a_results": [], "sweepers": []}
+    for name, (fisher_method, _) in grids.items():
+        if fisher_method is not None and fisher_method not in FISHER_METHODS:
+            raise ValueError(f"grid {name!r}: unknown Fisher method {fisher_method!r}; use one of "
+                             f"{', '.join(FISHER_METHODS)}, or None for plain L2")
+    methods = sorted({f for f, _ in grids.values()} - {None})
+    for seed in out["seeds"]:
+        s = setup.with_seed(seed)
+        a = train_task_a(tasks, s, dropout=dropout)
+        anchors = {m: make_anchor(a.model, tasks["A"], m, seed=seed, **(
+            {"num_batches": article_batches} if m == "article" else {"max_examples": s.fisher_examples}))
+            for m in methods}
+        sweeper = LamSweeper(a.model, tasks, s, dropout=dropout)
+        for label, (fisher_method, lams) in grids.items():
+            run = sweeper.runner("l2") if fisher_method is None else sweeper.runner("ewc", anchors[fisher_method])
+            out["sweeps"][label].append(sweep(run, lams))
+        out["anchors"].append(anchors)
+        out["a_results"].append(a)
+        out["sweepers"].append(sweeper)
+        say(f"[seed {seed}] task A val {a.val['A']:.3f}; swept {', '.join(grids)}")
+    return out
+
+
+def sweep_summary(per_seed: list, split: str = "val") -> list:
+    """Mean and std over seeds at each lam of a sweep.
+
+    ``per_seed`` is a list (one per seed) of equally long lists of :class:`Result` over one lam
+    grid. Returns ``[{"lam", "A", "B", "A_std", "B_std", "score", "score_std", "n"}]`` in grid
+    order, where ``score`` is the mean of A and B (what :func:`choose_lam` maximises).
+    """
+    if not per_seed:
+        raise ValueError("no sweeps to summarise")
+    lams = [r.lam for r in per_seed[0]]
+    if any([r.lam for r in rs] != lams for rs in per_seed[1:]):
+        raise ValueError("every seed must sweep the same lam grid")
+    rows = []
+    for i, lam in enumerate(lams):
+        a = np.array([getattr(rs[i], split)["A"] for rs in per_seed])
+        b = np.array([getattr(rs[i], split)["B"] for rs in per_seed])
+        score = (a + b) / 2
+        rows.append({"lam": lam, "A": float(a.mean()), "B": float(b.mean()), "A_std": float(a.std()),
+                     "B_std": float(b.std()), "score": float(score.mean()),
+                     "score_std": float(score.std()), "n": len(per_seed)})
+    return rows
+
+
+def best_row(rows: list) -> dict:
+    """The row of :func:`sweep_summary` chosen by :func:`~.common.choose_lam` (the highest mean
+    validation score; ties: the smaller lam)."""
+    return choose_lam(rows, score=lambda r: r["score"])
+
+
+def at_lam(per_seed: list, lam) -> list:
+    """The result at ``lam`` of every seed's sweep."""
+    return [next(r for r in rs if r.lam == lam) for rs in per_seed]
+
+
+def sensitivity_table(sweeps: dict, fisher_totals: dict | None = None) -> list:
+    """One row per sweep: the lam chosen on validation (mean over seeds), its validation score and
+    test accuracies (mean and std over seeds), and ``lam * total(F)``.
+
+    ``sweeps`` maps a label to per-seed sweeps (as in :func:`seed_sweeps`); ``fisher_totals`` maps
+    a label to the mean total of its Fisher (the number of weights for L2, whose F = 1).
+    """
+    rows = []
+    for label, per_seed in sweeps.items():
+        best = best_row(sweep_summary(per_seed, "val"))
+        test = next(r for r in sweep_summary(per_seed, "test") if r["lam"] == best["lam"])
+        total = (fisher_totals or {}).get(label)
+        rows.append({"label": label, "lam": best["lam"], "val": best["score"], "val_std": best["score_std"],
+                     "A": test["A"], "A_std": test["A_std"], "B": test["B"], "B_std": test["B_std"],
+                     "test": test["score"], "test_std": test["score_std"],
+                     "lam_x_total": best["lam"] * total if total is not None else None})
+    return rows
+
+
+def format_sensitivity_table(rows: list) -> str:
+    """:func:`sensitivity_table` as text (through :func:`~.common.format_table`)."""
+    table = [{"label": r["label"], "lam": [r["lam"]], "n": 2, "tasks": ["A", "B"],
+              "test": {"A": r["A"], "B": r["B"]}, "test_std": {"A": r["A_std"], "B": r["B_std"]},
+              "val": r["val"], "val_std": r["val_std"], "scale": r["lam_x_total"]} for r in rows]
+    return format_table(table, ("scale", "val", "tasks"))
+
+
+def fisher_total(anchor_or_fisher) -> float:
+    """Sum of every entry of a Fisher (or of an anchor's Fisher), in float64."""
+    fisher = getattr(anchor_or_fisher, "fisher", anchor_or_fisher)
+    return float(sum(np.sum(np.asarray(f, np.float64)) for f in fisher))
+
+
+def article_alpha_in_exact_units(alpha: float, fisher_article, fisher_exact) -> float:
+    """The article's ``alpha`` as a lam for the exact Fisher: ``alpha * total(F_article) /
+    total(F_exact)``.
+
+    This is the lam under which the two penalties charge the same for moving every weight by the
+    same amount d: ``(lam / 2) * d**2 * total(F)``. (No single factor can match them for every
+    move, since the article's Fisher also has a different pattern.)
+    """
+    exact = fisher_total(fisher_exact)
+    if exact <= 0:
+        raise ValueError("the exact Fisher sums to zero")
+    return float(alpha) * fisher_total(fisher_article) / exact
+
+
