@@ -162,7 +162,7 @@ def write_idx(path, array: np.ndarray) -> None:
     array = np.asarray(array, dtype=np.uint8)
     magic = 0x800 | array.ndim
     header = struct.pack(">I", magic) + struct.pack(">" + "I" * array.ndim, *array.shape)
-    with gzip.open(path, "wb") as fh:
+    with gzip.open(path, "wb", compresslevel=6) as fh:  # level 9 takes 10x as long for 1 % less
         fh.write(header + array.tobytes())
 
 

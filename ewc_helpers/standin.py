@@ -1,19 +1,13 @@
 """An offline stand-in for full MNIST: 60,000 + 10,000 digits made from the 5,000 embedded ones.
 
-Full MNIST cannot be downloaded everywhere. This module makes an MNIST-sized set from the embedded
-digits (:func:`ewc_helpers.sources.load_embedded`) the way infinite MNIST does (Loosli, Canu &
-Bottou 2007): every original is copied several times, each copy under its own small random
-deformation, here one affine map (rotation, shift, slight scaling) plus an elastic displacement
-field (Simard, Steinkraus & Platt 2003: uniform noise in [-1, 1] per pixel and axis, smoothed by
-a Gaussian of width ``elastic_sigma``, times ``elastic_alpha``), resampled bilinearly. Only numpy
-is used; 70,000 images take a few seconds.
+As in infinite MNIST (Loosli, Canu & Bottou 2007), every embedded digit (:mod:`.sources`) is copied
+several times, each copy under its own small random deformation: one affine map (rotation, shift,
+slight scaling) plus an elastic displacement field (Simard, Steinkraus & Platt 2003), resampled
+bilinearly, in numpy alone. Training images come from the embedded training digits only and test
+images from the embedded test digits only: no test digit is a deformation of a training digit. ::
 
-Training images come from the embedded training digits only and test images from the embedded test
-digits only, so no test digit is a deformation of a training digit. ::
-
-    from ewc_helpers.standin import write_standin
-    write_standin("~/mnist-standin")            # the four IDX .gz files, about 5 s
-    mnist = load_mnist("~/mnist-standin")       # or EWC_DATA=~/mnist-standin
+    write_standin("~/mnist-standin")        # the four MNIST IDX .gz files
+    mnist = load_mnist("~/mnist-standin")   # or EWC_DATA=~/mnist-standin
 """
 
 from __future__ import annotations
@@ -81,11 +75,8 @@ def distort(images, rng, max_shift=DEFAULTS["max_shift"],
     if sigma == 0:
         raise DataError("elastic_sigma must be > 0 (it is the width of the smoothing, in pixels)")
     if not isinstance(rng, np.random.Generator):
-        if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
-            raise DataError(f"rng must be a numpy Generator or a non-negative integer seed; got {rng!r}")
-        rng = np.random.default_rng(int(rng))
-    images = np.asarray(images)
-    shape = images.shape
+        rng = np.random.default_rng(_check_seed("rng must be a numpy Generator or", rng))
+    images, shape = np.asarray(images), np.shape(images)
     if images.ndim == 4 and shape[-1] == 1:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[1:] != (_SIZE, _SIZE):
@@ -120,8 +111,7 @@ def distort(images, rng, max_shift=DEFAULTS["max_shift"],
 def _ink_span(images, axis):
     """First and last row (axis 0) or column (axis 1) holding ink; (0, size - 1) for blank images."""
     ink = images.any(axis=2 - axis)
-    size = ink.shape[1]
-    has = ink.any(1)
+    size, has = ink.shape[1], ink.any(1)
     return np.where(has, ink.argmax(1), 0), np.where(has, size - 1 - ink[:, ::-1].argmax(1), size - 1)
 
 
@@ -170,10 +160,16 @@ def _check_count(name, value):
     return int(value)
 
 
+def _check_seed(prefix, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise DataError(f"{prefix} a non-negative integer seed; got {value!r}")
+    return int(value)
+
+
 def _plan(labels, n, rng, include_originals, split):
     """Which source digit each of ``n`` images copies, and whether it is copy 0 (the original
     itself when ``include_originals``). Balanced per digit, then shuffled."""
-    index, copy = [], []
+    index, copy = [], []  # copy j of an original is its j-th use, in a seeded order
     for digit in range(10):
         members = np.flatnonzero(labels == digit)
         if members.size == 0:
@@ -202,14 +198,13 @@ def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_ori
     deformations of them, and the 1,000 embedded test digits and 9,000 deformations; below one copy
     per original it is a random subset of originals. ``include_originals=False`` deforms every one.
 
-    ``source`` is None (the embedded digits), an :class:`MNIST` or a ``load_mnist`` source. With
-    ``return_provenance`` the result is ``(mnist, provenance)``, where ``provenance[split]`` gives
-    the index of each image's original in ``source``'s split and ``provenance[split + "_original"]``
-    marks the undistorted ones.
+    ``source``: None (the embedded digits), an :class:`MNIST` or a ``load_mnist`` source. With
+    ``return_provenance``, returns ``(mnist, provenance)``: ``provenance["train"]`` indexes each
+    image's original in ``source.train`` and ``provenance["train_original"]`` marks the undistorted
+    ones (and likewise for "test").
     """
     n_train, n_test = _check_count("n_train", n_train), _check_count("n_test", n_test)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer; got {seed!r}")
+    seed = _check_seed("seed must be", seed)
     unknown = set(distortion) - set(DEFAULTS)
     if unknown:
         raise DataError(f"unknown distortion setting(s) {sorted(unknown)}; choose from {sorted(DEFAULTS)}")
@@ -218,20 +213,20 @@ def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_ori
         source = load_embedded()
     elif not isinstance(source, MNIST):
         if not isinstance(source, (str, os.PathLike)):
-            raise DataError(f"source must be None, an MNIST or a load_mnist source; got {type(source).__name__}")
+            raise DataError("source must be None, an MNIST or a load_mnist source; "
+                            f"got {type(source).__name__}")
         source = load_mnist(source, verbose=False)
     splits, provenance = {}, {}
     for split, n in (("train", n_train), ("test", n_test)):
         part = getattr(source, split)
-        plan_rng = np.random.default_rng([int(seed), _SPLIT_CODE[split]])
+        plan_rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
         index, original = _plan(part.labels, n, plan_rng, include_originals, split)
         images = part.images[index]  # a fresh array: distorted in place, chunk by chunk
         for chunk, start in enumerate(range(0, n, CHUNK)):
-            rng = np.random.default_rng([int(seed), _SPLIT_CODE[split], 1 + chunk])
+            rng = np.random.default_rng([seed, _SPLIT_CODE[split], 1 + chunk])
             block = slice(start, start + CHUNK)
             warped = distort(images[block], rng, **settings)
-            keep = original[block]
-            images[block] = np.where(keep[:, None, None, None], images[block], warped)
+            images[block] = np.where(original[block, None, None, None], images[block], warped)
         splits[split] = Split(images, part.labels[index])
         provenance[split], provenance[split + "_original"] = index, original
     described = ", ".join(f"{k}={v:g}" for k, v in settings.items())
@@ -262,13 +257,11 @@ def write_standin(folder, n_train=60_000, n_test=10_000, seed=0, overwrite=False
         )
     mnist = make_standin(n_train, n_test, seed, **kwargs)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "train_images": mnist.train.images[..., 0], "train_labels": mnist.train.labels,
-        "test_images": mnist.test.images[..., 0], "test_labels": mnist.test.labels,
-    }
-    for key, name in IDX_FILES.items():
+    for key, name in IDX_FILES.items():  # keys "train_images", "test_labels", ...
+        part, kind = key.split("_")
+        array = getattr(getattr(mnist, part), kind)
         partial = folder / (name + ".part")
-        write_idx(partial, arrays[key])
+        write_idx(partial, array[..., 0] if kind == "images" else array)
         os.replace(partial, folder / name)
     (folder / "STANDIN.txt").write_text(mnist.describe() + "\n", encoding="utf-8")
     return folder

@@ -24,8 +24,9 @@ class TrainingError(RuntimeError):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Raise :class:`TrainingError` as soon as a batch's loss is NaN or infinite, with the likely
-    cause: non-finite training data, or a penalty whose gradients overflowed float32."""
+    """Raise :class:`TrainingError` as soon as a batch's loss or the weights after it are NaN or
+    infinite, with the likely cause: non-finite training data, or a penalty whose gradients
+    overflowed float32."""
 
     def __init__(self, task_name: str = "", penalties=()):
         super().__init__()
@@ -36,18 +37,24 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or np.isfinite(float(loss)):
-            return
+        # The weights too: ReLU maps NaN to 0, so a NaN pixel or weight can leave the loss finite
+        # while the update spreads NaN through the weights.
         bad = [i for i, v in enumerate(self.model.trainable_variables) if not np.all(np.isfinite(v.numpy()))]
+        if not bad and (loss is None or np.isfinite(float(loss))):
+            return
         causes = []
         if self.penalties:
-            lams = ", ".join(f"{getattr(p, 'lam', float('nan')):g}" for p in self.penalties)
-            causes.append(f"a penalty too strong for float32 (lam {lams}): try a smaller lam")
-        causes.append("NaN or infinite values in the training data or the model's weights before training")
+            lams = [getattr(p, "lam", None) for p in self.penalties]
+            shown = ", ".join(f"{x:g}" for x in lams if x is not None)
+            causes.append("a penalty whose value or gradient is not finite (a lam too large for float32"
+                          + (f": lam {shown}" if shown else "")
+                          + ", or a penalty not differentiable at the anchor, such as a norm)")
+        causes.append("NaN or infinite values in the training data or in the weights before training")
         raise TrainingError(
             f"training on task {self.task_name or '?'} stopped at epoch {self.epoch + 1}, batch {batch + 1}: "
-            f"the loss is {float(loss)}" + (f" and {len(bad)} weight arrays hold NaN or inf" if bad else "")
-            + "; likely cause: " + ", or ".join(causes))
+            f"the loss is {None if loss is None else float(loss)}"
+            + (f" and {len(bad)} weight arrays hold NaN or inf" if bad else "")
+            + "; likely cause: " + "; or ".join(causes))
 
 
 def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penalties=(),
@@ -101,6 +108,9 @@ def make_anchor(model, task: Task, method: str = "exact", *, split: str = "train
     ``method`` is a Fisher method of :func:`~ewc_helpers.fisher.compute_fisher`. For the F = 1
     anchor of plain L2 use ``Anchor.from_model(model)`` or :func:`~ewc_helpers.penalties.l2_penalty`.
     """
+    if method == "l2":
+        raise ValueError("make_anchor has no method 'l2' (an L2 anchor needs no Fisher): use "
+                         "Anchor.from_model(model) or l2_penalty(model, lam)")
     data = fisher_data(task, method, max_examples=max_examples, seed=seed, split=split)
     fisher = compute_fisher(model, data, method, seed=seed, classes=task.classes,
                             max_examples=max_examples if method == "article" else None, **fisher_kwargs)

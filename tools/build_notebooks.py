@@ -1,18 +1,37 @@
-"""Build the notebooks in notebooks/ from their sources in tools/notebook_sources/, and run them.
+"""Build both editions of every lesson from its one source, and run them.
 
-Each source is a Python file in the "percent" format: a line ``# %% [markdown]`` starts a markdown
-cell (its lines lose their leading ``# ``) and a line ``# %%`` starts a code cell. The built
-notebook is executed top to bottom on the ``python3`` kernel with ``EWC_DATA=embedded`` and saved
-with its outputs, which is what nbval later compares against.
+Each source in ``tools/notebook_sources/`` is a Python file in the "percent" format:
 
-    python tools/build_notebooks.py            # every notebook
-    python tools/build_notebooks.py 02 04      # the ones whose names start with these prefixes
-    python tools/build_notebooks.py --no-run   # rebuild without executing
+* ``# %% [markdown]`` starts a Markdown cell (its lines lose their leading ``# ``) and ``# %%`` a
+  code cell;
+* ``# %% solution`` and ``# %% [markdown] solution`` start a worked solution. Solutions go at the
+  end, under the exercises; only the teachers' edition has them;
+* a code cell whose first line is ``# NBVAL_CHECK_OUTPUT`` or ``# NBVAL_IGNORE_OUTPUT`` gets the
+  nbval tag ``nbval-check-output`` or ``nbval-ignore-output``; the comment itself is dropped, so a
+  student sees only the code.
+
+The builder adds to every lesson: its measured run times under the title (from
+``notebooks/timings.json``), a first code cell that makes sure ``ewc_helpers`` can be imported
+(installing it on Colab from :data:`PACKAGE_SOURCE`), and links to the previous and next lessons
+and the course index at the bottom.
+
+The teachers' edition (``notebooks/teacher/``) is executed top to bottom with
+``EWC_DATA=embedded``; the students' edition (``notebooks/``) is the same notebook without the
+solution cells, so both show the outputs of one run. The run time is written to
+``notebooks/timings.json`` with a hash of the source, and a test checks that every time stated in
+a notebook belongs to the source it was built from.
+
+    python tools/build_notebooks.py            # every lesson
+    python tools/build_notebooks.py 02 04      # the lessons whose names start with these prefixes
+    python tools/build_notebooks.py --no-run   # rebuild without executing (outputs dropped)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
+import json
 import os
 import sys
 import time
@@ -24,56 +43,225 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "tools" / "notebook_sources"
 NOTEBOOKS = ROOT / "notebooks"
+TEACHER = NOTEBOOKS / "teacher"
+TIMINGS = NOTEBOOKS / "timings.json"
+
+#: Where the lessons' first cell installs ewc_helpers from when it is missing on Colab: the
+#: project's pip requirement (a PyPI name, or "ewc-helpers @ git+https://..." for a repository).
+PACKAGE_SOURCE = "ewc-helpers"
+#: The kernel spec of a plain ipykernel "python3" kernel, as JupyterLab writes it: a different one
+#: makes JupyterLab rewrite the notebook's metadata, and mark it changed, the moment it opens.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+MARKERS = {"# NBVAL_CHECK_OUTPUT": "nbval-check-output", "# NBVAL_IGNORE_OUTPUT": "nbval-ignore-output"}
+SOLUTION_TAG = "solution"
+SOLUTION_BANNER_CODE = "# ---- WORKED SOLUTION (teachers' edition) ----"
+SOLUTION_BANNER_MD = "> **Worked solution (teachers' edition).**"
+STUDENT_NOTE = ("Worked solutions are in the teachers' edition: "
+                "`python -m ewc_helpers notebooks FOLDER --teacher` copies it out.")
+
+INSTALL_CELL = '''\
+# Make sure the course's helper package can be imported (this installs it on Colab only).
+import importlib.util, sys
+PACKAGE_SOURCE = "{source}"  # where ewc_helpers comes from
+if importlib.util.find_spec("ewc_helpers") is None:
+    if "google.colab" in sys.modules:
+        get_ipython().run_line_magic("pip", f"install --quiet {{PACKAGE_SOURCE!r}}")
+    else:
+        raise ModuleNotFoundError(f"ewc_helpers is missing: run  pip install {{PACKAGE_SOURCE}}  "
+                                  "(or  pip install -e .  in the course folder) and restart the kernel")
+import ewc_helpers  # first, so that TensorFlow starts without its wall of notices'''
 
 
-def parse(text: str) -> nbformat.NotebookNode:
-    cells, kind, lines = [], None, []
+# --------------------------------------------------------------------------- parsing
+def parse_cells(text: str) -> list:
+    """The source's cells as dicts ``{"kind", "source", "solution", "tags"}``."""
+    cells, header, lines = [], None, []
 
     def flush():
-        if kind is None:
+        if header is None:
             return
         body = "\n".join(lines).strip("\n")
+        kind = "markdown" if "[markdown]" in header else "code"
+        solution = header.split()[-1] == "solution"
+        tags = []
         if kind == "markdown":
             body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in body.splitlines())
-            cells.append(nbformat.v4.new_markdown_cell(body))
-        elif body.strip():
-            cells.append(nbformat.v4.new_code_cell(body))
+        else:
+            first = body.splitlines()[0].strip() if body.strip() else ""
+            if first in MARKERS:
+                tags.append(MARKERS[first])
+                body = "\n".join(body.splitlines()[1:]).strip("\n")
+        if body.strip():
+            cells.append({"kind": kind, "source": body, "solution": solution, "tags": tags})
 
     for line in text.splitlines():
         if line.startswith("# %%"):
             flush()
-            kind, lines = ("markdown" if "[markdown]" in line else "code"), []
+            header, lines = line, []
         else:
             lines.append(line)
     flush()
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return cells
+
+
+def title_of(source: Path) -> str:
+    """The lesson's title: its first Markdown heading, without the leading ``# ``."""
+    for cell in parse_cells(source.read_text()):
+        if cell["kind"] == "markdown":
+            return cell["source"].splitlines()[0].lstrip("# ").strip()
+    raise ValueError(f"{source.name}: no title")
+
+
+def source_hash(source: Path) -> str:
+    return hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+
+
+def lessons() -> list:
+    return sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+
+
+# --------------------------------------------------------------------------- assembling
+def _fmt_time(seconds) -> str:
+    if seconds is None:
+        return "not measured yet"
+    seconds = int(round(seconds))
+    return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
+
+
+def times_cell(name: str, timings: dict) -> str:
+    entry = timings.get(name, {})
+    return (f"*Run time, measured on 2 CPU cores: {_fmt_time(entry.get('embedded'))} on the 5,000 embedded digits, "
+            f"{_fmt_time(entry.get('fullsize'))} on a 60,000-image MNIST stand-in "
+            "(re-measured by `python tools/measure_lessons.py`).*")
+
+
+def nav_cell(index: int, sources: list) -> str:
+    parts = []
+    if index > 0:
+        prev = sources[index - 1]
+        parts.append(f"← Previous: [{title_of(prev)}]({prev.stem}.ipynb)")
+    parts.append("[Course index](README.md)")
+    if index + 1 < len(sources):
+        nxt = sources[index + 1]
+        parts.append(f"Next: [{title_of(nxt)}]({nxt.stem}.ipynb) →")
+    return " · ".join(parts)
+
+
+def assemble(source: Path, timings: dict, sources: list | None = None) -> nbformat.NotebookNode:
+    """The teachers' edition of one lesson, unexecuted."""
+    sources = sources or lessons()
+    cells = parse_cells(source.read_text())
+    nb_cells, install_added = [], False
+    for i, cell in enumerate(cells):
+        if cell["kind"] == "code" and not install_added:
+            nb_cells.append(nbformat.v4.new_code_cell(INSTALL_CELL.format(source=PACKAGE_SOURCE)))
+            install_added = True
+        text = cell["source"]
+        if cell["solution"]:
+            text = (SOLUTION_BANNER_CODE + "\n" if cell["kind"] == "code" else SOLUTION_BANNER_MD + "\n\n") + text
+        new = nbformat.v4.new_code_cell(text) if cell["kind"] == "code" else nbformat.v4.new_markdown_cell(text)
+        tags = cell["tags"] + ([SOLUTION_TAG] if cell["solution"] else [])
+        if tags:
+            new.metadata["tags"] = tags
+        nb_cells.append(new)
+        if i == 0:
+            nb_cells.append(nbformat.v4.new_markdown_cell(times_cell(source.stem, timings)))
+    nb_cells.append(nbformat.v4.new_markdown_cell(nav_cell(sources.index(source), sources)))
+    nb = nbformat.v4.new_notebook(cells=nb_cells)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 
 
-def build(source: Path, run: bool = True, timeout: int = 600) -> Path:
-    nb = parse(source.read_text())
-    target = NOTEBOOKS / (source.stem + ".ipynb")
-    if run:
-        os.environ.setdefault("EWC_DATA", "embedded")
+def student_edition(teacher: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The teachers' edition without its solution cells (outputs of the other cells kept); the
+    first solution cell is replaced by a note saying where the solutions are."""
+    nb = copy.deepcopy(teacher)
+    cells, noted = [], False
+    for cell in nb.cells:
+        if SOLUTION_TAG in cell.metadata.get("tags", []):
+            if not noted:
+                cells.append(nbformat.v4.new_markdown_cell(STUDENT_NOTE))
+                noted = True
+            continue
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def _tidy(nb):
+    """Keep the committed files small and stable: no per-run metadata."""
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell["id"] = f"cell-{i:03d}"  # stable ids: a rebuild changes only what changed
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def read_timings() -> dict:
+    return json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+
+
+def write_timings(timings: dict) -> None:
+    TIMINGS.write_text(json.dumps(dict(sorted(timings.items())), indent=1) + "\n")
+
+
+def update_course_index(timings: dict) -> None:
+    """Rewrite the times table of the course index (notebooks/README.md) from ``timings``."""
+    path = ROOT / "tools" / "course_index.py"
+    index = NOTEBOOKS / "README.md"
+    if not (path.exists() and index.exists()):
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_index", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.update_index(index, timings, {s.stem: title_of(s) for s in lessons()})
+
+
+def execute(nb, data: str = "embedded", timeout: int = 900) -> float:
+    """Run ``nb`` in place on ``data``; return the seconds it took."""
+    env_before = os.environ.get("EWC_DATA")
+    os.environ["EWC_DATA"] = data
+    try:
         started = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-        print(f"{target.name}: executed in {time.perf_counter() - started:.0f} s")
-    # Keep the committed files small and stable: no per-run metadata on cells.
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-    nbformat.write(nb, target)
-    return target
+        return time.perf_counter() - started
+    finally:
+        if env_before is None:
+            os.environ.pop("EWC_DATA", None)
+        else:
+            os.environ["EWC_DATA"] = env_before
+
+
+def build(source: Path, run: bool = True) -> Path:
+    timings = read_timings()
+    teacher = assemble(source, timings)
+    if run:
+        seconds = execute(teacher)
+        entry = timings.setdefault(source.stem, {})
+        if entry.get("source") != source_hash(source):
+            entry.pop("fullsize", None)  # measured on another source: stale
+        entry.update(embedded=round(seconds, 1), source=source_hash(source))
+        write_timings(timings)
+        update_course_index(timings)
+        teacher.cells[1].source = times_cell(source.stem, timings)
+        print(f"{source.stem}: executed in {seconds:.0f} s")
+    TEACHER.mkdir(parents=True, exist_ok=True)
+    nbformat.write(_tidy(teacher), TEACHER / f"{source.stem}.ipynb")
+    nbformat.write(_tidy(student_edition(teacher)), NOTEBOOKS / f"{source.stem}.ipynb")
+    return NOTEBOOKS / f"{source.stem}.ipynb"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("prefixes", nargs="*", help="build only notebooks whose names start with these")
+    parser.add_argument("prefixes", nargs="*", help="build only lessons whose names start with these")
     parser.add_argument("--no-run", action="store_true", help="do not execute")
     args = parser.parse_args(argv)
-    sources = sorted(SOURCES.glob("*.py"))
+    sources = lessons()
     if args.prefixes:
         sources = [s for s in sources if s.stem.startswith(tuple(args.prefixes))]
     if not sources:

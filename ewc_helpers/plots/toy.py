@@ -50,10 +50,10 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
     base_a, base_b = toy.loss(result.theta_a, task_a), toy.loss(result.theta_b, task_b)
 
     # Equal scales on both axes (L2's pull is round only if a circle looks round), so the width
-    # follows the window's shape; the legend gets its own 3.4 inches on the right.
+    # follows the window's shape; the legend gets its own 3.8 inches on the right.
     height = 5.4
     width = float(np.clip(height * (x1 - x0) / (y1 - y0), 3.2, 7.5))
-    fig, ax = plt.subplots(figsize=(width + 3.4, height + 0.6))
+    fig, ax = plt.subplots(figsize=(width + 3.8, height + 0.6), layout="constrained")
     ax.contour(w1, w2, loss_a, levels=base_a + np.array([0.25, 0.6, 1.2, 2.4]),
                colors=TASK_COLORS["A"], linewidths=0.8, alpha=0.7)
     ax.contour(w1, w2, loss_a, levels=[base_a + rise], colors=TASK_COLORS["A"], linewidths=2.0)
@@ -70,7 +70,8 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
     ax.plot(*result.theta_a, "o", color="k", ms=8, zorder=6)
     ax.plot(*result.joint, "*", color="none", ms=20, markeredgecolor="k", markeredgewidth=1.2, zorder=6)
     ax.annotate(r"start: $\theta_A$", result.theta_a, textcoords="offset points", xytext=(10, -14),
-                fontsize=9, fontweight="bold")
+                fontsize=9, fontweight="bold", zorder=7,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
 
     lam = result.lams
     handles = [
@@ -87,14 +88,13 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
         Line2D([], [], color=METHOD_COLORS["EWC"], lw=_WIDTHS["EWC"], marker=_END_MARKERS["EWC"], ms=8,
                markeredgecolor="k", label=f"EWC (lam = {lam['EWC']:.2g}): path and end"),
         Line2D([], [], color="none", marker="*", ls="", ms=16, markeredgecolor="k",
-               label="optimum of A and B trained together"),
+               label="optimum of A and B together"),
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
-    ax.set_xlabel("w1 (the weight task A depends on)")
-    ax.set_ylabel("w2")
+    ax.set_xlabel("weight w1")
+    ax.set_ylabel("weight w2")
     ax.set_title(title or "training on task B from θ_A: naive, L2 and EWC", fontsize=10)
-    fig.tight_layout()
     return fig

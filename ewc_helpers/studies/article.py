@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..training import make_anchor
 from .common import format_table, search_lam
-from .two_tasks import LamSweeper, train_multitask, train_task_a, train_task_b
+from .two_tasks import EWC_LAMS, L2_LAMS, LamSweeper, train_multitask, train_task_a, train_task_b
 
 #: The article's published test accuracies (one run each, full MNIST): (task A, task B).
 ARTICLE_RESULTS = {
@@ -19,9 +19,6 @@ ARTICLE_RESULTS = {
     "L2": (0.9038, 0.5978),
     "EWC": (0.7678, 0.7087),
 }
-#: Half-decade starting grids; search_lam extends them by a decade while the best is at an end.
-L2_LAMS = (0.03, 0.1, 0.3, 1.0, 3.0)
-EWC_LAMS = (100.0, 300.0, 1000.0, 3000.0, 10000.0)
 #: The article's EWC recipe: its Fisher, alpha = 25, dropout 0.5, 3 epochs on A and 9 on B.
 ARTICLE_EWC_RECIPE = dict(fisher="article", lam=25.0, dropout=0.5, epochs_a=3, epochs_b=9)
 

@@ -60,6 +60,31 @@ class Setup:
         return replace(self, seed=int(seed))
 
 
+#: The epoch budget of the lessons is set in optimizer steps, so that a lesson takes about as long
+#: on 60,000 digits as on the 5,000 embedded ones: the reference is ``REFERENCE_EPOCHS`` epochs
+#: over ``REFERENCE_EXAMPLES`` training examples (one embedded task: 1,800 digits).
+REFERENCE_EPOCHS, REFERENCE_EXAMPLES = 6, 1800
+
+
+def scaled_epochs(n_train: int, epochs: int = REFERENCE_EPOCHS, reference_examples: int = REFERENCE_EXAMPLES,
+                  batch_size: int = 128) -> int:
+    """Epochs over ``n_train`` examples that take about as many optimizer steps as ``epochs`` epochs
+    over ``reference_examples`` would (at least one, at most ``epochs``)."""
+    if isinstance(n_train, bool) or int(n_train) != n_train or n_train < 1:
+        raise ValueError(f"n_train must be a positive number of examples; got {n_train!r}")
+    steps = epochs * math.ceil(reference_examples / batch_size)
+    return int(min(epochs, max(1, round(steps / math.ceil(int(n_train) / batch_size)))))
+
+
+def lesson_setup(task, epochs: int = REFERENCE_EPOCHS, reference_examples: int = REFERENCE_EXAMPLES,
+                 **fields) -> Setup:
+    """The lessons' :class:`Setup` for data the size of ``task``'s training split: every phase
+    trained for :func:`scaled_epochs` epochs (6 on the embedded digits, 1 on full MNIST)."""
+    setup = Setup(**fields)
+    n = len(task.split("train"))
+    return setup.with_epochs(scaled_epochs(n, epochs, reference_examples, setup.batch_size))
+
+
 def new_model(setup: Setup, weights=None, num_classes: int = 5, dropout: float | None = None):
     """The setup's MLP, optionally starting from ``weights`` (with a fresh optimizer)."""
     model = build_mlp(num_classes=num_classes, hidden_units=setup.hidden_units,

@@ -8,15 +8,18 @@ on validation with the one rule of :func:`~.common.choose_lam`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..fisher import METHODS as FISHER_METHODS
 from ..training import make_anchor
-from .common import Setup, choose_lam, format_table, sweep
+from . import task_a_cache
+from .common import Result, Setup, choose_lam, format_table, sweep
 from .two_tasks import LamSweeper, train_task_a
 
-#: lam grids per variant (``None``: plain L2, F = 1; otherwise a Fisher method), for lessons 06-07. ``"quick"`` is the grid the
-#: committed notebook runs (6 values each, so that it executes in a few minutes on 2 cores);
+#: lam grids per variant (``None``: plain L2, F = 1; otherwise a Fisher method), for lessons
+#: 06-09. ``"quick"`` is what the committed lessons run (6 values each, to fit their time budget);
 #: ``"full"`` uses half-decade steps over a wider range. Each reaches both extremes on the
 #: embedded digits: at its low end task A is forgotten almost as with naive training, at its high
 #: end task B is barely learned. The correct Fishers share a grid; the article's "Fisher" is about
@@ -40,7 +43,7 @@ SENSITIVITY_GRIDS = {
 
 
 def seed_sweeps(tasks: dict, setup: Setup, seeds, grids: dict, dropout: float | None = None,
-                article_batches: int = 1000, progress=None) -> dict:
+                article_batches: int = 1000, progress=None, cache: bool | None = None) -> dict:
     """For every seed: a task-A model, its anchors, and a lam sweep on task B per grid.
 
     ``grids`` maps a label to ``(fisher, lams)``: ``fisher`` is a Fisher method of
@@ -48,7 +51,10 @@ def seed_sweeps(tasks: dict, setup: Setup, seeds, grids: dict, dropout: float | 
     trains its own task-A model (``setup.with_seed(s)``) and makes its own anchors with
     :func:`~ewc_helpers.training.make_anchor` (the ``"sampled"`` draw seeded by ``s``; the article's
     Fisher from ``article_batches`` batches of the shuffled pipeline, as the article draws them).
-    ``dropout`` applies to both phases.
+    ``dropout`` applies to both phases. With ``cache`` (default on, see
+    :mod:`~.task_a_cache`) each sweep's accuracies are kept on disk and reused by later calls with
+    the same task-A model, anchor, grid and setup: a lesson repeats another's sweep in no time.
+    Results loaded from the cache carry no model.
 
     Returns ``{"seeds", "grids", "sweeps": {label: [[Result per lam] per seed]}, "anchors":
     [{fisher: Anchor} per seed], "a_results": [Result per seed, with its model], "sweepers":
@@ -70,13 +76,30 @@ def seed_sweeps(tasks: dict, setup: Setup, seeds, grids: dict, dropout: float | 
             for m in methods}
         sweeper = LamSweeper(a.model, tasks, s, dropout=dropout)
         for label, (fisher_method, lams) in grids.items():
-            run = sweeper.runner("l2") if fisher_method is None else sweeper.runner("ewc", anchors[fisher_method])
-            out["sweeps"][label].append(sweep(run, lams))
+            anchor = anchors.get(fisher_method)
+            run = sweeper.runner("l2") if fisher_method is None else sweeper.runner("ewc", anchor)
+            out["sweeps"][label].append(_cached_sweep(run, lams, cache, a, s, dropout, fisher_method, anchor))
         out["anchors"].append(anchors)
         out["a_results"].append(a)
         out["sweepers"].append(sweeper)
         say(f"[seed {seed}] task A val {a.val['A']:.3f}; swept {', '.join(grids)}")
     return out
+
+
+def _cached_sweep(run, lams, cache, a_result, setup, dropout, fisher_method, anchor) -> list:
+    """``sweep(run, lams)``, or its accuracies from the cache."""
+    if not task_a_cache.enabled(cache):
+        return sweep(run, lams)
+    key = task_a_cache.results_key(
+        "sweep", [w for w in a_result.model.get_weights()], dataclasses.asdict(setup), dropout, fisher_method,
+        list(map(float, lams)), anchor.fisher if anchor is not None else None)
+    stored = task_a_cache.load_results(key)
+    if stored is not None:
+        return [Result(r["method"], r["lam"], r["val"], r["test"], label=r["label"]) for r in stored]
+    results = sweep(run, lams)
+    task_a_cache.store_results(key, [{"method": r.method, "lam": r.lam, "val": r.val, "test": r.test,
+                                      "label": r.label} for r in results])
+    return results
 
 
 def sweep_summary(per_seed: list, split: str = "val") -> list:

@@ -1,4 +1,4 @@
-"""A disk cache of trained task-A models, shared by the lessons.
+"""A disk cache of trained task-A models (and of lam sweeps on them), shared by the lessons.
 
 Lessons 02-09 all start from the same task-A model. Training it takes a few seconds on the
 embedded digits and most of a minute on full MNIST, so :func:`~.two_tasks.train_task_a` keeps
@@ -6,6 +6,9 @@ the trained weights in the user's cache folder and reuses them. The key covers e
 changes the weights: a fingerprint of task A's training images and labels, every field of the
 setup, dropout, epochs, and the TensorFlow, Keras and package versions. Anything else trains
 anew.
+
+The lam sweeps of lessons 06-09 are cached the same way (:func:`load_results`), keyed by the
+task-A key, the anchor's arrays, the grid and the setup.
 
 ``EWC_CACHE=off`` switches the cache off; ``EWC_CACHE=/some/folder`` moves it. The default
 folder is ``$XDG_CACHE_HOME/ewc_helpers`` (``~/.cache/ewc_helpers``).
@@ -92,9 +95,47 @@ def store(digest: str, weights, history: dict) -> Path | None:
 
 
 def clear() -> int:
-    """Delete every cached model; return how many were deleted."""
+    """Delete every cached model and result; return how many files were deleted."""
     count = 0
-    for path in folder().glob("task_a-*.npz"):
-        path.unlink()
-        count += 1
+    for pattern in ("task_a-*.npz", "results-*.json"):
+        for path in folder().glob(pattern):
+            path.unlink()
+            count += 1
     return count
+
+
+# --------------------------------------------------------------------------- sweep results
+def results_key(*parts) -> str:
+    """A hex digest for any JSON-able description of a computation (arrays are hashed)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            h.update(np.ascontiguousarray(part).tobytes())
+        elif isinstance(part, (list, tuple)) and part and all(isinstance(p, np.ndarray) for p in part):
+            for p in part:
+                h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def load_results(digest: str):
+    """JSON results stored under ``digest``, or None."""
+    path = folder() / f"results-{digest}.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def store_results(digest: str, results) -> None:
+    """Keep JSON-able ``results`` under ``digest`` (atomically; silently skipped if unwritable)."""
+    target = folder()
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=target)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(results, fh, default=float)
+        os.replace(tmp, target / f"results-{digest}.json")
+    except OSError:
+        pass

@@ -30,6 +30,10 @@ from .common import Result, Setup, new_model
 
 #: The methods that :func:`train_task_b` knows.
 TASK_B_METHODS = ("naive", "l2", "ewc")
+#: Half-decade starting grids for task B; search_lam extends them by a decade while the best is at
+#: an end.
+L2_LAMS = (0.03, 0.1, 0.3, 1.0, 3.0)
+EWC_LAMS = (100.0, 300.0, 1000.0, 3000.0, 10000.0)
 
 
 def evaluate(method, lam, model, tasks, history=None, started=None, label: str = "") -> Result:

@@ -1,34 +1,39 @@
 # %% [markdown]
 # # 02 · Catastrophic forgetting: A, then B
 #
-# Now the network meets the tasks one after the other: six epochs on task A (even digits), then
-# six epochs on task B (odd digits), with nothing to remind it of A. Both tasks use the same five
-# outputs, so learning B means re-purposing the very weights that solved A.
+# Now the network meets the tasks one after the other: task A (even digits), then task B (odd
+# digits), with nothing to remind it of A. Both tasks use the same five outputs, so learning B
+# means re-purposing the very weights that solved A.
 #
 # **What you will learn**
 #
 # 1. how quickly task A is forgotten once training moves to task B;
 # 2. how to draw a forgetting curve with a Keras callback;
 # 3. the accuracy matrix of a task sequence, with its average accuracy and backward transfer.
+#
+# **Prerequisites:** lessons 00 and 01.
 
 # %% [markdown]
 # ## Setup
 
 # %%
-import ewc_helpers
-from ewc_helpers import data, evaluation, experiments, plots
+from ewc_helpers import AccuracyHistory, AccuracyMatrix, load_mnist, make_tasks, noise_margin, plots
+from ewc_helpers.studies import two_tasks
+from ewc_helpers.studies.common import lesson_setup
 
-tasks = data.make_tasks(data.load_mnist())
-setup = experiments.Setup()
+tasks = make_tasks(load_mnist())
+setup = lesson_setup(tasks["A"])
+margin = noise_margin(len(tasks["A"].test))  # 3 binomial standard errors (lesson 01)
 
 # %% [markdown]
 # ## Phase 1: task A only
 #
-# `experiments.train_task_a` seeds everything, builds a fresh MLP and trains it on task A. Every
-# sequential method in this series starts from this same model.
+# `two_tasks.train_task_a` seeds everything, builds a fresh MLP and trains it on task A. Every
+# sequential method in this course starts from this same model (it is kept in a cache folder, so
+# later lessons reuse it instead of training it again).
 
 # %%
-a = experiments.train_task_a(tasks, setup)
+a = two_tasks.train_task_a(tasks, setup)
 print(f"after task A: task A test {a.test['A']:.3f}, task B test {a.test['B']:.3f}")
 print("article (full MNIST): task A 0.9850")
 
@@ -43,8 +48,8 @@ print("article (full MNIST): task A 0.9850")
 # accuracy on both tasks every 3 batches while `model.fit` runs.
 
 # %%
-curve = evaluation.AccuracyHistory([tasks["A"], tasks["B"]], every_n_batches=3)
-naive = experiments.train_task_b(a.model, tasks, setup, "naive", callbacks=[curve])
+curve = AccuracyHistory([tasks["A"], tasks["B"]], every_n_batches=3)
+naive = two_tasks.train_task_b(a.model, tasks, setup, "naive", callbacks=[curve])
 print(f"after task B: task A test {naive.test['A']:.3f}, task B test {naive.test['B']:.3f}")
 print("article (full MNIST): task A 0.2663, task B 0.9831")
 
@@ -55,20 +60,20 @@ print("article (full MNIST): task A 0.2663, task B 0.9831")
 fig = plots.forgetting_curves({"naive": curve}, title="naive sequential training: A is overwritten")
 
 # %% [markdown]
-# Task B's accuracy climbs first; task A holds for a while and then falls steeply once B is being
-# learned. The cell below finds where the two curves cross and how much of A is left at the end.
+# Task B's accuracy climbs first; task A holds for a while and then falls once B is being learned.
+# The cell below finds where the two curves cross and how much of A is left at the end.
 
 # %%
-crossing = next(r for r in curve.records if r["B"] > r["A"])
-print(f"task A: {curve.records[0]['A']:.3f} before task B, {crossing['A']:.3f} when the curves cross "
-      f"(after {crossing['epoch']:.2f} epochs of B), {curve.records[-1]['A']:.3f} at the end")
+crossing = next((r for r in curve.records if r["B"] > r["A"]), None)
+print(f"task A: {curve.records[0]['A']:.3f} before task B, {curve.records[-1]['A']:.3f} at the end")
+if crossing is not None:
+    print(f"the curves cross after {crossing['epoch']:.2f} epochs of B, at task A {crossing['A']:.3f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-drop = a.test["A"] - naive.test["A"]
-print("naive training loses more than 40 points on task A:", drop > 0.40)
-print("task A ends below 0.5 while task B ends at 0.85 or more:", naive.test["A"] < 0.5 <= 0.85 <= naive.test["B"])
-print("the curves cross within the first three epochs of B:", crossing["epoch"] <= 3.0)
+print("naive training loses task A by more than the noise margin:", a.test["A"] - naive.test["A"] > margin)
+print("task B ends above task A:", naive.test["B"] > naive.test["A"] + margin)
+print("the curves cross while task B is trained:", crossing is not None)
 
 # %% [markdown]
 # ## The accuracy matrix
@@ -81,7 +86,7 @@ print("the curves cross within the first three epochs of B:", crossing["epoch"] 
 #   it and the end. Negative BWT is forgetting.
 
 # %%
-matrix = evaluation.AccuracyMatrix(["A", "B"], [a.test, naive.test])
+matrix = AccuracyMatrix(["A", "B"], [a.test, naive.test])
 print(matrix.to_text(digits=3))
 
 # %%
@@ -89,27 +94,54 @@ fig = plots.accuracy_heatmap(matrix, title="naive: accuracy matrix")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("backward transfer is below -0.40:", matrix.backward_transfer < -0.40)
-print("average accuracy is below the multi-task level of 0.85:", matrix.average_accuracy < 0.85)
+print("backward transfer is negative by more than the noise margin:", matrix.backward_transfer < -margin)
 
 # %% [markdown]
 # ## What we measured
 #
-# * After task A the model scores the task-A accuracy printed in phase 1 (the article: 0.985).
-# * Six epochs of task B cost task A more than 40 points while task B reached 0.85 or more (the
-#   article: A fell to 0.266). The two curves crossed within the first three epochs of task B, at
-#   the point printed above, and task A kept falling after that.
-# * The accuracy matrix sums it up: backward transfer below -0.40, and an average accuracy below
-#   what joint training gets.
+# * After task A the model solves task A (the article: 0.985); after task B it has lost much of
+#   it, by far more than the noise margin, while task B ends high (the article: A fell to 0.266).
+# * The two forgetting curves cross while task B is trained, and task A keeps falling after that.
+# * The accuracy matrix sums it up in one number: backward transfer is clearly negative.
 #
-# Task A is not fully at chance (0.2): the two tasks share some structure, and B's features still
-# separate a few even digits. But nothing in plain gradient descent protects what A needed.
+# Task A need not fall all the way to chance (0.2): the two tasks share some structure. But
+# nothing in plain gradient descent protects what task A needed.
 #
 # ## Exercises
 #
-# 1. Train on B for a single epoch (`experiments.train_task_b(..., epochs=1)`). Is the trade-off
-#    between A and B better or worse than after six epochs?
-# 2. Swap the order (train B first, then A) by building the tasks yourself. Is forgetting
-#    symmetric?
-# 3. Record the curve every batch (`every_n_batches=1`) and find the batch at which task A falls
-#    below 0.5.
+# 1. Train on B for a single epoch (`two_tasks.train_task_b(..., epochs=1)`). Is the trade-off
+#    between A and B better or worse than after the full budget?
+# 2. Is forgetting symmetric? Train B first, then A, and compare the backward transfer.
+# 3. Record the curve every batch (`every_n_batches=1`) and find the first batch at which task A
+#    falls below task B.
+
+# %% [markdown] solution
+# ## Solutions
+#
+# **1.** Fewer steps on B forget less of A and learn less of B: the same trade-off, at another
+# point.
+
+# %% solution
+short = two_tasks.train_task_b(a.model, tasks, setup, "naive", epochs=1)
+print(f"1 epoch of B: A {short.test['A']:.3f}, B {short.test['B']:.3f} | "
+      f"full budget: A {naive.test['A']:.3f}, B {naive.test['B']:.3f}")
+
+# %% [markdown] solution
+# **2.** Swap the roles of the two tasks: task B trains first, then task A. The backward transfer
+# is negative again; its size differs because the two digit sets are not equally hard.
+
+# %% solution
+swapped = {"A": tasks["B"], "B": tasks["A"], "multi": tasks["multi"]}
+b_first = two_tasks.train_task_a(swapped, setup, cache=False)
+a_second = two_tasks.train_task_b(b_first.model, swapped, setup, "naive")
+flipped = AccuracyMatrix(["B", "A"], [b_first.test, a_second.test])  # rows keyed by task name
+print(f"B then A: backward transfer {flipped.backward_transfer:+.3f} | A then B: {matrix.backward_transfer:+.3f}")
+
+# %% [markdown] solution
+# **3.** With a record after every batch, the crossing is the first record where B is above A.
+
+# %% solution
+fine = AccuracyHistory([tasks["A"], tasks["B"]], every_n_batches=1)
+two_tasks.train_task_b(a.model, tasks, setup, "naive", epochs=1, callbacks=[fine])
+first = next((r["step"] for r in fine.records if r["B"] > r["A"]), None)
+print("first batch with task B above task A:", first)
