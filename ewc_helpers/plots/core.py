@@ -29,6 +29,122 @@ import matplotlib.pyplot as plt
 TASK_COLORS = {"A": "tab:blue", "B": "tab:orange", "multi": "tab:green"}
 METHOD_COLORS = {"naive": "tab:red", "L2": "tab:purple", "l2": "tab:purple", "EWC": "tab:green",
                  "ewc": "tab:green", "online_ewc": "tab:cyan", "multi-task": "tab:gray"}
+#: Chance accuracy of a five-class task (every task of the lessons has five labels).
+CHANCE = 0.2
+
+
+# --------------------------------------------------------------------------- shared helpers
+def _legend_outside(ax, where: str = "right", ncol: int = 1, fontsize: float = 8, **kwargs):
+    """The axes' legend outside the axes (``"right"`` or ``"below"``), so it never hides data.
+
+    ``"below"`` sits under the x label; :func:`~matplotlib.figure.Figure.tight_layout` makes room."""
+    if where == "below":
+        kwargs.setdefault("bbox_to_anchor", (0.5, -0.18))
+        return ax.legend(loc="upper center", ncol=ncol, fontsize=fontsize, borderaxespad=0.0, **kwargs)
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol, fontsize=fontsize,
+                     borderaxespad=0.0, **kwargs)
+
+
+def _field(r, key):
+    """``r[key]`` for a dict, else the attribute ``key``, else ``r.info[key]`` (a study Result)."""
+    if isinstance(r, dict):
+        return r[key]
+    if hasattr(r, key):
+        return getattr(r, key)
+    return r.info[key]
+
+
+def _records(curve):
+    """(records, task names) of an AccuracyHistory, of a dict ``{"records", "tasks"}`` or of a list
+    of records (task names: every key but ``step`` and ``epoch``)."""
+    records = curve if isinstance(curve, list) else (
+        curve["records"] if isinstance(curve, dict) else curve.records)
+    tasks = curve.get("tasks") if isinstance(curve, dict) else getattr(curve, "tasks", None)
+    if tasks is None:
+        tasks = [k for k in records[0] if k not in ("step", "epoch")]
+    return records, [getattr(t, "name", t) for t in tasks]
+
+
+def _overlaps(box, others, pad: float = 0.0) -> bool:
+    return any(box.x0 - pad < o.x1 and o.x0 < box.x1 + pad and box.y0 - pad < o.y1 and o.y0 < box.y1 + pad
+               for o in others)
+
+
+def _segments_hit(box, samples, pad: float = 2.0) -> int:
+    """How many of ``samples`` (display points along the drawn lines) fall in ``box``."""
+    if not len(samples):
+        return 0
+    x, y = samples[:, 0], samples[:, 1]
+    return int(np.sum((x > box.x0 - pad) & (x < box.x1 + pad) & (y > box.y0 - pad) & (y < box.y1 + pad)))
+
+
+def _sample_segments(segments, step: float = 2.0) -> np.ndarray:
+    """Points every ``step`` pixels along display-space segments ``[(p, q), ...]``."""
+    out = []
+    for p, q in segments:
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        n = max(2, int(np.hypot(*(q - p)) / step) + 1)
+        out.append(p + np.linspace(0, 1, n)[:, None] * (q - p))
+    return np.vstack(out) if out else np.zeros((0, 2))
+
+
+def _place_labels(ax, items, segments=(), points=(), point_radius: float = 5.0):
+    """Annotate data points so that no label touches another label, a point, a drawn line or the
+    axes' edge, each as near as it can be to its preferred side.
+
+    ``items``: dicts ``{"xy": (x, y) in data, "text", "color", "direction": (dx, dy)}`` (the
+    preferred direction in display space). ``segments``: data-space ``((x0, y0), (x1, y1))`` of every
+    line drawn; ``points``: data-space markers. Call after the axes' limits and the figure's layout
+    are final. Returns the annotations (gid ``"point-label"``)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    samples = _sample_segments([(to_px(p), to_px(q)) for p, q in segments])
+    pts = to_px(np.asarray(points, float).reshape(-1, 2)) if len(points) else np.zeros((0, 2))
+    frame = ax.get_window_extent(renderer)
+    placed, out = [], []
+    angles = np.deg2rad(np.arange(0, 360, 22.5))
+    for item in items:
+        d = np.asarray(item.get("direction", (1.0, 1.0)), float)
+        d = d / (np.hypot(*d) or 1.0)
+        pref = np.arctan2(d[1], d[0])
+        order = sorted(angles, key=lambda a: abs(np.angle(np.exp(1j * (a - pref)))))
+        ann = ax.annotate(item["text"], item["xy"], textcoords="offset points", xytext=(0, 0),
+                          fontsize=item.get("fontsize", 7.5), color=item.get("color", "k"), gid="point-label",
+                          annotation_clip=False)
+        best = None
+        for radius in (7, 11, 16, 22, 30, 40, 52):
+            for a in order:
+                c, s_ = np.cos(a), np.sin(a)
+                ann.set_ha("left" if c > 0.35 else "right" if c < -0.35 else "center")
+                ann.set_va("bottom" if s_ > 0.35 else "top" if s_ < -0.35 else "center")
+                ann.xyann = (radius * c, radius * s_)
+                box = ann.get_window_extent(renderer)
+                inside = (box.x0 >= frame.x0 + 2 and box.x1 <= frame.x1 - 2 and box.y0 >= frame.y0 + 2
+                          and box.y1 <= frame.y1 - 2)
+                cost = (0 if inside else 10_000) + (1_000 if _overlaps(box, placed, 1.0) else 0)
+                cost += 50 * _segments_hit(box, samples)
+                if len(pts):
+                    near = (pts[:, 0] > box.x0 - point_radius) & (pts[:, 0] < box.x1 + point_radius) & (
+                        pts[:, 1] > box.y0 - point_radius) & (pts[:, 1] < box.y1 + point_radius)
+                    cost += 200 * int(near.sum())
+                cost += radius * 0.5 + abs(np.angle(np.exp(1j * (a - pref))))
+                if best is None or cost < best[0]:
+                    best = (cost, ann.xyann, ann.get_ha(), ann.get_va(), box)
+            if best[0] < 50:  # a free spot at this radius: no nearer one exists
+                break
+        _, xyann, ha, va, box = best
+        ann.remove()
+        far = np.hypot(*xyann) > 10  # away from its point: a thin leader line shows which point
+        ann = ax.annotate(item["text"], item["xy"], textcoords="offset points", xytext=xyann, ha=ha, va=va,
+                          fontsize=item.get("fontsize", 7.5), color=item.get("color", "k"), gid="point-label",
+                          annotation_clip=False,
+                          arrowprops=dict(arrowstyle="-", color=item.get("color", "k"), lw=0.7, alpha=0.8,
+                                          shrinkA=1, shrinkB=3) if far else None)
+        placed.append(ann.get_window_extent(renderer))
+        out.append(ann)
+    return out
 
 
 def sample_grid(task_or_mnist, n: int = 20, split: str = "train", seed: int = 0, columns: int = 10):
@@ -51,7 +167,7 @@ def sample_grid(task_or_mnist, n: int = 20, split: str = "train", seed: int = 0,
 
 def training_curves(history: dict, title: str = "training"):
     """Loss and accuracy per epoch from a Keras ``History.history`` dict (val_* if present)."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.2))
     epochs = np.arange(1, len(history["loss"]) + 1)
     for key, ax in (("loss", ax1), ("accuracy", ax2)):
         ax.plot(epochs, history[key], "o-", label="train")
@@ -59,67 +175,153 @@ def training_curves(history: dict, title: str = "training"):
             ax.plot(epochs, history[f"val_{key}"], "s--", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
-        ax.legend()
         ax.grid(alpha=0.3)
+    _legend_outside(ax2)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def forgetting_curves(curves: dict, boundary_label: str = "start of task B", title: str = "forgetting"):
+def forgetting_curves(curves: dict, boundary_label: str = "start of task B", title: str = "forgetting",
+                      chance: float | None = CHANCE):
     """Test accuracy during training on task B, one line per (method, task).
 
-    ``curves`` maps a method name to an :class:`~ewc_helpers.evaluation.AccuracyHistory`.
+    ``curves`` maps a method name to an :class:`~ewc_helpers.evaluation.AccuracyHistory` (or a dict
+    ``{"records", "tasks"}`` or a list of its records). The start of task B and ``chance`` accuracy
+    are labelled lines; the legend sits right of the axes.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8.2, 3.8))
     styles = {"A": "-", "B": "--"}
+    last = 0.0
     for method, hist in curves.items():
-        epochs = [r["epoch"] for r in hist.records]
-        for t in hist.tasks:
-            ax.plot(epochs, [r[t.name] for r in hist.records], styles.get(t.name, ":"),
-                    color=METHOD_COLORS.get(method), label=f"{method}: task {t.name}")
-    ax.axvline(0, color="k", lw=0.8)
-    ax.text(0.02, 0.03, boundary_label, transform=ax.transAxes, fontsize=8)
+        records, names = _records(hist)
+        epochs = [r["epoch"] for r in records]
+        last = max(last, max(epochs))
+        for t in names:
+            ax.plot(epochs, [r[t] for r in records], styles.get(t, ":"),
+                    color=METHOD_COLORS.get(method), label=f"{method}: task {t}")
+    ax.axvline(0, color="k", lw=1.0, label=boundary_label)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", lw=1.0, ls=":", label=f"chance ({chance:g})", zorder=0)
+    ax.set_xlim(-0.03 * (last or 1), (last or 1) * 1.01)
     ax.set_xlabel("epochs of training on task B")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    ax.set_title(title)
+    _legend_outside(ax)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title: str | None = None):
+def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title: str | None = None,
+             zoom: bool | None = None, limits: tuple | None = None):
     """Task A versus task B accuracy across a lam sweep, one curve per method.
 
-    ``sweeps`` maps a method name to a list of :class:`~ewc_helpers.experiments.Result` or to a list
-    of dicts ``{"lam", "A", "B", "A_std", "B_std"}`` (with error bars).
+    ``sweeps`` maps a method name to a list of :class:`~ewc_helpers.studies.common.Result` or to a
+    list of dicts ``{"lam", "A", "B", "A_std", "B_std"}`` (drawn with error bars); ``chosen`` maps a
+    name to its chosen result (a star). Only the chosen lam and the two ends of each curve are
+    labelled, each label placed clear of the curves, the points and the other labels. The grey line
+    joins the points whose mean of A and B equals 0.5 (or, when zoomed past it, the best mean).
+
+    ``zoom``: True frames the data (with a margin), False shows the whole unit square, None (the
+    default) zooms when the data fill less than half of it in either direction. ``limits``
+    ``((B low, B high), (A low, A high))`` sets the window by hand (points outside it are cut off and
+    their labels left out), for example to look closely at the knee of the curves.
     """
-    fig, ax = plt.subplots(figsize=(6.2, 4.6))
+    fig, ax = plt.subplots(figsize=(7.4, 4.8))
+    colors, curves, segments, points = {}, {}, [], []
     for name, results in sweeps.items():
         pts = [_point(r, split) for r in results]
         lam, a, b, sa, sb = (np.array(v, dtype=float) for v in zip(*pts))
+        order = np.argsort(lam)
+        lam, a, b, sa, sb = lam[order], a[order], b[order], sa[order], sb[order]
         color = METHOD_COLORS.get(name)
         if np.any(sa > 0) or np.any(sb > 0):
-            ax.errorbar(b, a, xerr=sb, yerr=sa, fmt="o-", color=color, label=name, capsize=2)
+            line = ax.errorbar(b, a, xerr=sb, yerr=sa, fmt="o-", ms=4, color=color, label=name, capsize=2,
+                               elinewidth=0.8).lines[0]
+            for x, y, ex, ey in zip(b, a, sb, sa):
+                segments += [((x - ex, y), (x + ex, y)), ((x, y - ey), (x, y + ey))]
         else:
-            ax.plot(b, a, "o-", color=color, label=name)
-        for x, y, l in zip(b, a, lam):
-            ax.annotate(f"{l:g}", (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+            (line,) = ax.plot(b, a, "o-", ms=4, color=color, label=name)
+        colors[name] = line.get_color()
+        curves[name] = (lam, a, b, sa, sb)
+        segments += list(zip(zip(b[:-1], a[:-1]), zip(b[1:], a[1:])))
+        points += list(zip(b, a))
+    stars = {}
     for name, r in (chosen or {}).items():
-        _, a, b, _, _ = _point(r, split)
-        ax.plot(b, a, "*", ms=14, color=METHOD_COLORS.get(name), markeredgecolor="k",
-                label=f"{name} chosen")
+        lam_c, a_c, b_c, _, _ = _point(r, split)
+        color = colors.get(name, METHOD_COLORS.get(name))
+        ax.plot(b_c, a_c, "*", ms=14, color=color, markeredgecolor="k", zorder=5,
+                label=f"{name}: chosen lam" if len(chosen) > 1 else "chosen lam (best mean on validation)")
+        stars[name] = (float(lam_c), float(a_c), float(b_c))
+
+    # limits: the unit square, or the data with a margin
+    lo_b = min(float(np.min(c[2] - c[4])) for c in curves.values())
+    hi_b = max(float(np.max(c[2] + c[4])) for c in curves.values())
+    lo_a = min(float(np.min(c[1] - c[3])) for c in curves.values())
+    hi_a = max(float(np.max(c[1] + c[3])) for c in curves.values())
+    if zoom is None:
+        zoom = (hi_b - lo_b) < 0.5 or (hi_a - lo_a) < 0.5
+    if limits is not None:
+        xlim, ylim = (tuple(map(float, lim)) for lim in limits)
+    elif zoom:
+        pad_b, pad_a = 0.12 * max(hi_b - lo_b, 0.05), 0.12 * max(hi_a - lo_a, 0.05)
+        xlim = (max(0.0, lo_b - pad_b), min(1.02, hi_b + pad_b))
+        ylim = (max(0.0, lo_a - pad_a), min(1.02, hi_a + pad_a))
+    else:
+        xlim = ylim = (0.0, 1.02)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+
+    # the line of equal mean accuracy: 0.5 if it crosses the window, else the best mean drawn
+    level = 0.5
+    if not (xlim[0] + ylim[0] < 2 * level < xlim[1] + ylim[1]):
+        level = max(float(np.max((c[1] + c[2]) / 2)) for c in curves.values())
+    xs = np.array([max(xlim[0], 2 * level - ylim[1]), min(xlim[1], 2 * level - ylim[0])])
+    ax.plot(xs, 2 * level - xs, color="0.65", lw=0.9, ls="--", zorder=0,
+            label=f"equal mean of A and B ({level:.2f})")
+    segments.append(((xs[0], 2 * level - xs[0]), (xs[1], 2 * level - xs[1])))
+
     ax.set_xlabel(f"task B {split} accuracy")
     ax.set_ylabel(f"task A {split} accuracy")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.plot([0, 1], [1, 0], color="0.8", lw=0.8, zorder=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or "lam trades task A against task B (labels: lam)")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("equal mean"))  # that line last
+    _legend_outside(ax, handles=[handles[i] for i in order], labels=[labels[i] for i in order])
+    ax.set_title(title or "lam trades task A against task B (labels: lam)", fontsize=10)
     fig.tight_layout()
+
+    # labels: the chosen lam and both ends of every curve, clear of everything drawn
+    to_px = ax.transData.transform
+    items = []
+    for name, (lam, a, b, _, _) in curves.items():
+        star = stars.get(name)
+        for i in (0, len(lam) - 1):
+            if len(lam) == 1 and i:
+                break
+            j = 1 if i == 0 else len(lam) - 2
+            d = to_px((b[i], a[i])) - to_px((b[max(j, 0)], a[max(j, 0)])) if len(lam) > 1 else np.array([1.0, 1.0])
+            is_chosen = star is not None and np.isclose(star[0], lam[i])
+            items.append({"xy": (b[i], a[i]), "color": colors[name], "direction": d,
+                          "text": f"lam {lam[i]:g}" + (" (chosen)" if is_chosen else "")})
+        if star is not None and not np.any(np.isclose(star[0], lam[[0, -1]])):
+            k = int(np.argmin(np.abs(lam - star[0])))
+            p_prev, p_next = to_px((b[max(k - 1, 0)], a[max(k - 1, 0)])), to_px((b[min(k + 1, len(lam) - 1)],
+                                                                                 a[min(k + 1, len(lam) - 1)]))
+            t = p_next - p_prev
+            normal = np.array([t[1], -t[0]])
+            if normal.sum() < 0:  # the side away from the origin: up and to the right
+                normal = -normal
+            items.append({"xy": (star[2], star[1]), "color": colors[name], "direction": normal,
+                          "text": f"lam {star[0]:g} (chosen)", "fontsize": 8})
+    for name, (lam_c, a_c, b_c) in stars.items():
+        if name not in curves:
+            items.append({"xy": (b_c, a_c), "color": colors.get(name, "k"), "direction": (1, 1),
+                          "text": f"lam {lam_c:g} (chosen)", "fontsize": 8})
+        points.append((b_c, a_c))
+    visible = lambda xy: xlim[0] <= xy[0] <= xlim[1] and ylim[0] <= xy[1] <= ylim[1]  # noqa: E731
+    _place_labels(ax, [it for it in items if visible(it["xy"])], segments=segments, points=points)
     return fig
 
 
@@ -142,7 +344,8 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
         im = ax.imshow(per_pixel, cmap="magma")
         ax.set_title(name, fontsize=9)
         ax.axis("off")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
+        cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
+        cbar.set_label("Fisher summed over hidden units", fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -167,6 +370,8 @@ def accuracy_heatmap(matrix, title: str = "accuracy matrix"):
     _draw_matrix(ax, values, fontsize=8)
     ax.set_xticks(range(values.shape[1]), [f"on {n}" for n in matrix.task_names])
     ax.set_yticks(range(values.shape[0]), [f"after {n}" for n in matrix.task_names[: values.shape[0]]])
+    ax.set_xlabel("test accuracy on task")
+    ax.set_ylabel("after training on task")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -175,9 +380,9 @@ def accuracy_heatmap(matrix, title: str = "accuracy matrix"):
 def sequence_curves(results: dict, title: str = "accuracy on every task after each step"):
     """One panel per method: accuracy on each task (lines) after each training step."""
     names = list(results)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names) + 1.0, 3.2), sharey=True)
     for ax, name in zip(np.atleast_1d(axes), names):
-        m = results[name]["matrix"]
+        m = _field(results[name], "matrix")
         v = m.values
         steps = np.arange(1, v.shape[0] + 1)
         for j, task in enumerate(m.task_names):
@@ -187,22 +392,45 @@ def sequence_curves(results: dict, title: str = "accuracy on every task after ea
         ax.set_xticks(steps)
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("test accuracy")
-    np.atleast_1d(axes)[0].legend(fontsize=7)
+    _legend_outside(np.atleast_1d(axes)[-1], fontsize=7, title="task")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def method_comparison(rows: list, article: dict | None = None, title: str = "ours versus the article"):
-    """Grouped bars: task A and task B test accuracy per method, ours beside the article's."""
-    methods = [r["method"] for r in rows]
+def _bar_values(r):
+    """(label, A, B, A_std, B_std) of a comparison row: ``{"method", "A", "B", ...}`` or a row of
+    :func:`~ewc_helpers.studies.common.summarize` (``label``, ``test``, ``test_std``)."""
+    if "test" in r:
+        test, std = r["test"], r.get("test_std") or {}
+        label = r.get("label") or r["method"]
+        a, b, sa, sb = test.get("A"), test.get("B"), std.get("A"), std.get("B")
+    else:
+        label, a, b, sa, sb = r["method"], r["A"], r.get("B"), r.get("A_std"), r.get("B_std")
+    if label == "A only" or r.get("method") == "a_only":
+        b, sb = None, None
+    f = lambda v: np.nan if v is None else float(v)  # noqa: E731
+    return label, f(a), f(b), 0.0 if sa is None else float(sa), 0.0 if sb is None else float(sb)
+
+
+def method_comparison(rows: list, article: dict | None = None, title: str = "ours versus the article",
+                      chance: float | None = CHANCE):
+    """Grouped bars: task A and task B test accuracy per method, ours beside the article's.
+
+    ``rows``: dicts ``{"method", "A", "B", "A_std", "B_std"}`` or rows of
+    :func:`~ewc_helpers.studies.common.summarize`; ``article`` maps a method's label to its
+    published ``(A, B)``. A dotted line marks ``chance`` accuracy; the legend sits right of the axes.
+    """
+    values = [_bar_values(r) for r in rows]
+    methods = [v[0] for v in values]
     x = np.arange(len(methods))
-    fig, ax = plt.subplots(figsize=(max(6.5, 1.3 * len(methods)), 3.8))
-    w = 0.2
-    ax.bar(x - 1.5 * w, [r["A"] for r in rows], w, yerr=[r.get("A_std", 0) for r in rows],
-           color="tab:blue", label="ours: task A")
-    ax.bar(x - 0.5 * w, [np.nan if r["method"] == "A only" else r["B"] for r in rows], w,
-           yerr=[r.get("B_std", 0) for r in rows], color="tab:orange", label="ours: task B")
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.3 * len(methods) + 2.5), 3.9))
+    w = 0.2 if article else 0.3
+    ours = (-1.5 * w, -0.5 * w) if article else (-0.5 * w, 0.5 * w)
+    err = lambda k: [v[k] for v in values] if any(v[k] > 0 for v in values) else None  # noqa: E731
+    ax.bar(x + ours[0], [v[1] for v in values], w, yerr=err(3), capsize=2, color="tab:blue", label="ours: task A")
+    ax.bar(x + ours[1], [v[2] for v in values], w, yerr=err(4), capsize=2, color="tab:orange",
+           label="ours: task B")
     if article:
         ax.bar(x + 0.5 * w, [(article.get(m) or (np.nan, np.nan))[0] for m in methods], w,
                color="tab:blue", alpha=0.35, hatch="//", label="article: task A")
@@ -210,11 +438,13 @@ def method_comparison(rows: list, article: dict | None = None, title: str = "our
                              for m in methods], w, color="tab:orange", alpha=0.35, hatch="//",
                label="article: task B")
     ax.set_xticks(x, methods, rotation=15, fontsize=8)
+    ax.set_xlabel("method")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.05)
-    ax.axhline(0.2, color="0.6", lw=0.8, ls=":")
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title(title)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", lw=1.0, ls=":", label=f"chance ({chance:g})", zorder=0)
+    _legend_outside(ax)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -244,19 +474,23 @@ def sequence_sweep(sweeps: dict, chosen: dict | None = None,
     ``sweeps`` maps a method's name to a list of :func:`~ewc_helpers.experiments.run_sequence`
     results; ``chosen`` maps the same names to the chosen result (drawn as a star).
     """
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(7.6, 3.6))
+    starred = False
     for name, results in sweeps.items():
-        color = METHOD_COLORS.get(results[0]["method"])
-        lams = [r["lam"] for r in results]
-        ax.plot(lams, [r["val_score"] for r in results], "o-", color=color, label=name)
+        color = METHOD_COLORS.get(_field(results[0], "method"))
+        lams = [_field(r, "lam") for r in results]
+        (line,) = ax.plot(lams, [_field(r, "val_score") for r in results], "o-", color=color, label=name)
         if chosen and name in chosen:
-            ax.plot(chosen[name]["lam"], chosen[name]["val_score"], "*", ms=14, color=color,
-                    markeredgecolor="k")
+            ax.plot(_field(chosen[name], "lam"), _field(chosen[name], "val_score"), "*", ms=14,
+                    color=line.get_color(), markeredgecolor="k")
+            starred = True
+    if starred:  # one legend entry for every star, in no method's colour
+        ax.plot([], [], "*", ms=12, color="0.85", markeredgecolor="k", label="chosen lam")
     ax.set_xscale("log")
     ax.set_xlabel("lam")
     ax.set_ylabel("average validation accuracy")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -265,13 +499,13 @@ def sequence_sweep(sweeps: dict, chosen: dict | None = None,
 def accuracy_heatmaps(results: dict, title: str = "accuracy matrices (row: after training task i)"):
     """:func:`accuracy_heatmap` for several methods side by side (``results``: name -> result)."""
     names = list(results)
-    first = results[names[0]]["matrix"]
+    first = _field(results[names[0]], "matrix")
     size = len(first.task_names)
     fig, axes = plt.subplots(1, len(names), figsize=(0.55 * size * len(names) + 1.5, 0.55 * size + 1.3))
     for ax, name in zip(np.atleast_1d(axes), names):
-        values = results[name]["matrix"].values
+        values = _field(results[name], "matrix").values
         _draw_matrix(ax, values, fontsize=7, short=True)
-        names_ = results[name]["matrix"].task_names
+        names_ = _field(results[name], "matrix").task_names
         ax.set_xticks(range(len(names_)), names_, fontsize=7)
         ax.set_yticks(range(values.shape[0]), names_[: values.shape[0]], fontsize=7)
         ax.set_xlabel("accuracy on", fontsize=8)
@@ -284,16 +518,16 @@ def accuracy_heatmaps(results: dict, title: str = "accuracy matrices (row: after
 
 def memory_growth(results: dict, title: str = "memory a method holds for the next task"):
     """Bytes held after each task, one line per method (``results``: name -> run_sequence result)."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    fig, ax = plt.subplots(figsize=(7.2, 3.4))
     for name, r in results.items():
-        mb = [m["bytes"] / 1e6 for m in r["memory_history"]]
+        mb = [m["bytes"] / 1e6 for m in _field(r, "memory_history")]
         steps = np.arange(1, len(mb) + 1)
-        ax.plot(steps, mb, "o-", color=METHOD_COLORS.get(r["method"]), label=name)
+        ax.plot(steps, mb, "o-", color=METHOD_COLORS.get(_field(r, "method")), label=name)
     ax.set_xlabel("tasks learnt")
     ax.set_ylabel("MB held (float32 arrays)")
     ax.set_xticks(steps)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -309,17 +543,17 @@ def lam_sensitivity(summaries: dict, scales: dict | None = None,
     ``lam * total(F)``, the penalty's strength in a scale that every method shares.
     """
     panels = 2 if scales else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels + 1.4, 3.8), sharey=True)
     axes = np.atleast_1d(axes)
     for label, rows in summaries.items():
         lam = np.array([r["lam"] for r in rows], dtype=float)
         score = np.array([r["score"] for r in rows])
         err = np.array([r.get("score_std", 0.0) for r in rows])
         color = METHOD_COLORS.get(label)
-        axes[0].errorbar(lam, score, yerr=err, fmt="o-", ms=4, capsize=2, color=color, label=label)
+        bars = axes[0].errorbar(lam, score, yerr=err, fmt="o-", ms=4, capsize=2, color=color, label=label)
         if scales:
-            axes[1].errorbar(lam * scales[label], score, yerr=err, fmt="o-", ms=4, capsize=2, color=color,
-                             label=label)
+            axes[1].errorbar(lam * scales[label], score, yerr=err, fmt="o-", ms=4, capsize=2,
+                             color=bars.lines[0].get_color())
     axes[0].set_xlabel("lam")
     axes[0].set_ylabel("mean of task A and task B val accuracy")
     if scales:
@@ -327,7 +561,7 @@ def lam_sensitivity(summaries: dict, scales: dict | None = None,
     for ax in axes:
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=7)
+    _legend_outside(axes[-1], fontsize=7, handles=axes[0].get_legend_handles_labels()[0])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -339,7 +573,8 @@ def deviation_growth(curves: dict, title: str = "largest |theta - theta_A| durin
     ``curves`` maps a label to a sequence of deviations (for example
     ``stability_run(...)["deviations"]``); NaN or inf values end a line, marked with an x.
     """
-    fig, ax = plt.subplots(figsize=(6.8, 3.8))
+    fig, ax = plt.subplots(figsize=(8.0, 3.8))
+    crossed = False
     for label, devs in curves.items():
         devs = np.asarray(devs, dtype=float)
         ok = np.isfinite(devs)
@@ -348,12 +583,13 @@ def deviation_growth(curves: dict, title: str = "largest |theta - theta_A| durin
         (line,) = ax.plot(steps[:stop], devs[:stop], "-", lw=1.5, label=label)
         if stop < len(devs):
             ax.plot([steps[stop - 1] if stop else 1], [devs[stop - 1] if stop else 1.0], "x", ms=9,
-                    color=line.get_color())
+                    color=line.get_color(), label=None if crossed else "last finite value (then NaN or inf)")
+            crossed = True
     ax.set_yscale("log")
     ax.set_xlabel("training step on task B")
     ax.set_ylabel("max |theta - theta_A|")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend_outside(ax, fontsize=7)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -366,31 +602,36 @@ def movement_summary(reports: dict, title: str = "how far task B moved the weigh
     loss rise as measured and as the full and the diagonal Fisher predict it (log scale)."""
     names = list(reports)
     x = np.arange(len(names))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
 
-    def bars(ax, getters, labels, colors, log=True):
+    def bars(ax, getters, labels, colors, ylabel, log=True):
         w = 0.8 / len(getters)
         for k, (get, lab, col) in enumerate(zip(getters, labels, colors)):
             vals = [np.array([get(r) for r in reports[n]], dtype=float) for n in names]
+            std = [v.std() for v in vals]
             ax.bar(x + (k - (len(getters) - 1) / 2) * w, [v.mean() for v in vals], w,
-                   yerr=[v.std() for v in vals], color=col, label=lab, capsize=2)
+                   yerr=std if any(e > 0 for e in std) else None, color=col, label=lab, capsize=2)
         ax.set_xticks(x, names, fontsize=8)
         if log:
             ax.set_yscale("log")
         ax.grid(alpha=0.3, axis="y")
-        ax.legend(fontsize=7)
+        ax.set_xlabel("method")
+        ax.set_ylabel(ylabel, fontsize=8)
+        _legend_outside(ax, "below", ncol=len(getters) if len(getters) < 3 else 2, fontsize=7,
+                        bbox_to_anchor=(0.5, -0.2))
 
     layers = ("hidden", "output")
     bars(axes[0], [lambda r, l=l: r["movement"][l]["distance"] for l in layers], [f"{l} layer" for l in layers],
-         ["tab:blue", "tab:orange"], log=False)
+         ["tab:blue", "tab:orange"], "distance", log=False)
     axes[0].set_title("||theta - theta_A||", fontsize=9)
     bars(axes[1], [lambda r, l=l: r["movement"][l]["fisher_weighted"] for l in layers],
-         [f"{l} layer" for l in layers], ["tab:blue", "tab:orange"])
+         [f"{l} layer" for l in layers], ["tab:blue", "tab:orange"], "Fisher-weighted squared distance")
     axes[1].set_title("sum F (theta - theta_A)^2  (exact Fisher)", fontsize=9)
     kinds = ("measured", "full", "diagonal")
     bars(axes[2], [lambda r, k=k: r["rise"][k] for k in kinds],
-         ["measured", "full Fisher predicts", "diagonal Fisher predicts"], ["k", "tab:green", "tab:olive"])
-    axes[2].set_title("rise of task A's training loss (nats)", fontsize=9)
+         ["measured", "full Fisher predicts", "diagonal Fisher predicts"], ["k", "tab:green", "tab:olive"],
+         "loss rise (nats)")
+    axes[2].set_title("rise of task A's loss (nats)", fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
