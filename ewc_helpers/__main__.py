@@ -117,6 +117,11 @@ def _check_suite_options(parser, args):
         if given:
             parser.error(" and ".join(f"--{g}" for g in given)
                          + (" apply" if len(given) > 1 else " applies") + " only to --suite permuted")
+    if args.suite == "scenarios":
+        given = (["epochs"] if args.epochs is not None else []) + (["fisher"] if args.fisher != "exact" else [])
+        if given:
+            parser.error(" and ".join(f"--{g}" for g in given) + " cannot be set for --suite scenarios: "
+                         "each setting has its own budget (see ewc_helpers.studies.scenarios.SETTINGS)")
     if args.suite == "article":
         args.epochs = ARTICLE_EPOCHS if args.epochs is None else args.epochs
     elif args.suite == "permuted":

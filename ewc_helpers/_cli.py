@@ -43,8 +43,7 @@ def reproduce(args) -> int:
     elif args.suite == "scenarios":
         from .studies import scenarios
 
-        setup = scenarios.default_setup(fisher=args.fisher, epochs=args.epochs)
-        report = scenarios.run_scenarios_suite(mnist, setup, seeds=args.seeds, progress=say)
+        report = scenarios.run_scenarios_suite(mnist, None, seeds=args.seeds, progress=say)
         title = (f"Where EWC helps ({mnist.source} MNIST, {args.seeds} seed(s), lam chosen on validation): "
                  "average test accuracy over all tasks after the last one")
     else:
@@ -112,31 +111,50 @@ def standin(args) -> int:
 
 
 def lesson_folder(teacher: bool = False) -> Path:
-    """The folder inside the installed package that holds one edition of the lessons."""
+    """The folder that holds one edition of the lessons (students' or, with ``teacher``, teachers').
+
+    In an installed wheel that is package data, ``ewc_helpers/lessons/{student,teacher}/`` (see
+    setup.py). In a source checkout or an editable install there is no such folder, and the
+    repository's own ``notebooks/`` or ``notebooks/teacher/`` is used. Returns the package-data path
+    when neither holds a lesson, so that an error names where the lessons should have been.
+    """
     from importlib.resources import files
 
-    return Path(str(files("ewc_helpers") / "lessons" / ("teacher" if teacher else "student")))
+    packaged = Path(str(files("ewc_helpers") / "lessons" / ("teacher" if teacher else "student")))
+    if any(packaged.glob("*.ipynb")):
+        return packaged
+    root = Path(__file__).resolve().parents[1]  # the checkout, when this file is not installed
+    checkout = root / "notebooks" / "teacher" if teacher else root / "notebooks"
+    if (root / "pyproject.toml").is_file() and any(checkout.glob("*.ipynb")):
+        return checkout
+    return packaged
 
 
 def copy_notebooks(args) -> int:
     source = lesson_folder(args.teacher)
     notebooks = sorted(source.glob("*.ipynb")) if source.is_dir() else []
     if not notebooks:
-        print(f"error: no lessons found in {source}; this copy of ewc_helpers was installed without them",
-              file=sys.stderr)
+        print(f"error: no lessons found in {source}; this copy of ewc_helpers was installed without them "
+              "(in a source checkout, build them first: python tools/build_notebooks.py)", file=sys.stderr)
         return 2
+    # The course index, glossary and notes (.md) and images (.png) go with either edition; the
+    # teachers' edition shares the students' unless it has its own of the same name.
+    extras = {}
+    for folder in ([lesson_folder(False)] if args.teacher else []) + [source]:
+        if folder.is_dir():
+            extras.update({p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".md", ".png")})
     dest = args.folder.expanduser()
     if dest.exists() and not dest.is_dir():
         print(f"error: {dest} exists and is not a folder", file=sys.stderr)
         return 2
-    clashes = [nb.name for nb in notebooks if (dest / nb.name).exists()]
+    files = notebooks + [extras[name] for name in sorted(extras)]
+    clashes = [p.name for p in files if (dest / p.name).exists()]
     if clashes and not args.overwrite:
         print(f"error: {dest} already holds {', '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}; "
               "pass --overwrite to replace them", file=sys.stderr)
         return 2
     dest.mkdir(parents=True, exist_ok=True)
-    extras = [p for p in source.iterdir() if p.is_file() and p.suffix in (".md", ".png")]
-    for path in notebooks + extras:
+    for path in files:
         shutil.copy2(path, dest / path.name)
     edition = "teachers' edition, with solutions" if args.teacher else "students' edition"
     print(f"copied {len(notebooks)} lessons ({edition}) to {dest}; start with: jupyter lab {dest}")

@@ -36,6 +36,8 @@ def _pixels_in_order(images: np.ndarray, permutation) -> np.ndarray:
 
 
 def _plain(split: TaskSplit, permutation) -> TaskSplit:
+    if permutation is None:
+        return split
     return TaskSplit(_pixels_in_order(split.images, permutation), split.labels, split.digits)
 
 

@@ -196,7 +196,7 @@ def test_one_setting_end_to_end(embedded_mnist):
     # a one-value grid always sits at its end: the extension is said, kept and shown in the table
     assert report["extended"] and all("extending the grid" in e for e in report["extended"])
     assert any("extending the grid" in s for s in said)
-    assert "lam grid extensions: domain, seed 0, ewc" in report["table"]
+    assert "lam grid extensions (seed 0 chooses lam): domain, seed 0, ewc" in report["table"]
     assert "Hsu 2018" in report["table"] and "vdVen 2022" in report["table"]
     assert rows["replay"]["memory"] == 200 * (28 * 28 + 8)
     assert rows["ewc"]["memory"] > 5 * rows["replay"]["memory"]  # five (theta*, F) pairs
@@ -204,3 +204,18 @@ def test_one_setting_end_to_end(embedded_mnist):
     assert len(report["runs"]["domain"][0]["searches"]["ewc"]) == 1 + len(report["extended"])
     json.dumps(report["runs"])
     json.dumps(report["rows"])
+
+
+def test_scenario_bars_names_its_axes_and_keeps_the_legend_off_the_data():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ewc_helpers import plots
+
+    summary = {"class": {"naive": (0.2, 0.01, -0.9, 0.01, None, 0), "ewc": (0.5, 0.02, -0.2, 0.01, 1e4, 10),
+                         "replay": (0.8, 0.01, -0.1, 0.01, None, 5)}}
+    fig = plots.scenario_bars(scenarios.expand(summary, 3), published=scenarios.PUBLISHED, chance={"class": 0.1})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is None
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["naive", "EWC", "replay",
+                                                                 "published (Hsu et al. 2018)", "chance"]

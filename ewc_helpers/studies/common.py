@@ -278,7 +278,6 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
     if not rows:
         raise ValueError("no rows to format")
     std = rows[0]["n"] > 1 if with_std is None else with_std
-    width = 15 if std else 7
     heads, getters = [], []
     for col in columns:
         if col == "tasks":
@@ -303,18 +302,20 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
         else:
             raise ValueError(f"unknown column {col!r}; choose tasks, average, bwt, memory, val or scale")
     label_w = max(8, *(len(r["label"]) for r in rows)) + 2
+    lams = [",".join(f"{x:g}" for x in sorted(set(r["lam"]))) if r["lam"] else "-" for r in rows]
+    lam_w = max(5, *(len(x) for x in lams))
+    cells = [[g(r) for g in getters] for r in rows]
+    widths = [max(len(h), *(len(c[k]) for c in cells)) for k, h in enumerate(heads)]
     pub_n = len(next(iter(published.values()))) if published else 0
-    head = f"{'method':<{label_w}}{'lam':>12}" + "".join(f"  {h:>{width}}" for h in heads)
-    if published:
-        head += "".join(f"  {published_label + ' ' + h:>{max(9, len(published_label) + len(h) + 1)}}"
-                        for h in heads[:pub_n])
+    pub_heads = [f"{published_label} {h}" for h in heads[:pub_n]]
+    pub_cells = [[_cell(v) for v in (published.get(r["label"]) or (None,) * pub_n)] for r in rows] if published else []
+    pub_w = [max(len(h), *(len(c[k]) for c in pub_cells)) for k, h in enumerate(pub_heads)]
+    head = (f"{'method':<{label_w}}{'lam':>{lam_w}}" + "".join(f"  {h:>{w}}" for h, w in zip(heads, widths))
+            + "".join(f"  {h:>{w}}" for h, w in zip(pub_heads, pub_w)))
     lines = [head, "-" * len(head)]
-    for r in rows:
-        lam = ",".join(f"{x:g}" for x in sorted(set(r["lam"]))) if r["lam"] else "-"
-        line = f"{r['label']:<{label_w}}{lam:>12}" + "".join(f"  {g(r):>{width}}" for g in getters)
+    for i, r in enumerate(rows):
+        line = f"{r['label']:<{label_w}}{lams[i]:>{lam_w}}" + "".join(f"  {c:>{w}}" for c, w in zip(cells[i], widths))
         if published:
-            values = published.get(r["label"]) or (None,) * pub_n
-            line += "".join(f"  {_cell(v):>{max(9, len(published_label) + len(h) + 1)}}"
-                            for v, h in zip(values, heads[:pub_n]))
+            line += "".join(f"  {c:>{w}}" for c, w in zip(pub_cells[i], pub_w))
         lines.append(line)
     return "\n".join(lines)

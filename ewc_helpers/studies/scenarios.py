@@ -16,7 +16,7 @@ std over seeds and three binomial standard errors of the test split
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..evaluation import AccuracyMatrix, accuracies, noise_margin
 from ..models import compile_model
@@ -26,7 +26,7 @@ from ..split_mnist import make_split_tasks
 from ..tasks import make_permuted_tasks
 from ..training import fit_task
 from .common import LABELS, Result, Setup, format_table, new_model, search_lam, summarize
-from .sequences import _output_units, sequence_runner, train_first_task
+from .sequences import output_units, sequence_runner, train_first_task
 
 __all__ = ["Setting", "SETTINGS", "METHODS", "REGULARISERS", "PUBLISHED", "PUBLISHED_VDV", "make_setting_tasks",
            "run_replay", "run_joint", "run_scenario", "run_scenarios_suite", "scenario_table", "margin",
@@ -99,7 +99,7 @@ def _start(tasks, setup, first):
     names = [t.name for t in tasks]
     first = first or train_first_task(tasks, setup)
     set_seed(setup.seed)
-    model = new_model(setup, weights=first["weights"], num_classes=_output_units(tasks))
+    model = new_model(setup, weights=first["weights"], num_classes=output_units(tasks))
     return model, AccuracyMatrix(names, [first["test_row"]]), AccuracyMatrix(names, [first["val_row"]])
 
 
@@ -136,7 +136,7 @@ def run_joint(tasks, setup: Setup) -> Result:
     tasks = list(tasks)
     started = time.perf_counter()
     set_seed(setup.seed)
-    model = new_model(setup, num_classes=_output_units(tasks))
+    model = new_model(setup, num_classes=output_units(tasks))
     union = merge_tasks(tasks)
     fit_task(model, union, epochs=setup.epochs_per_task, batch_size=setup.batch_size, seed=setup.seed)
     held = union.train

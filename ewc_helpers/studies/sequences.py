@@ -50,7 +50,7 @@ def _check_tasks(tasks) -> list:
     return tasks
 
 
-def _output_units(tasks) -> int:
+def output_units(tasks) -> int:
     """Output units the sequence's model needs: every task's head must fit."""
     heads = [max(t.classes) + 1 for t in tasks if t.classes is not None]
     return int(max([tasks[0].num_classes, *heads]))
@@ -62,7 +62,7 @@ def train_first_task(tasks, setup: Setup) -> dict:
     ``{"task", "seed", "weights", "test_row", "val_row"}``."""
     tasks = _check_tasks(tasks)
     set_seed(setup.seed)
-    model = new_model(setup, num_classes=_output_units(tasks))
+    model = new_model(setup, num_classes=output_units(tasks))
     fit_task(model, tasks[0], epochs=setup.epochs_per_task, batch_size=setup.batch_size, seed=setup.seed)
     return {"task": tasks[0].name, "seed": setup.seed, "weights": model.get_weights(),
             "test_row": accuracies(model, tasks, "test"), "val_row": accuracies(model, tasks, "val")}
@@ -91,7 +91,7 @@ def run_sequence(tasks, setup: Setup, method: str, lam: float | None = None, gam
     if first is not None and (first["task"], first["seed"], len(first["test_row"])) != (
             tasks[0].name, setup.seed, len(tasks)):
         raise ValueError("`first` was trained on another first task, seed or number of tasks")
-    model = new_model(setup, num_classes=_output_units(tasks))
+    model = new_model(setup, num_classes=output_units(tasks))
     held, memory = [], []
     for i, task in enumerate(tasks):
         if i == 0 and first is not None:

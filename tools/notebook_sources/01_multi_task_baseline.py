@@ -71,7 +71,8 @@ print("article (full MNIST): task A 0.9724, task B 0.9742")
 # How far apart may two accuracies be before the difference means something? Each is measured on a
 # few hundred test digits (the embedded data) or a few thousand (full MNIST), so each carries
 # sampling noise: a binomial standard error of at most `0.5 / sqrt(n)`. Throughout the course a
-# finding counts only when it exceeds three such standard errors, `noise_margin(n)`.
+# finding counts only when it exceeds three such standard errors, `noise_margin(n)` (the
+# [noise margin](GLOSSARY.md#noise-margin)).
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -7,7 +7,7 @@
 #
 # **What you will learn**
 #
-# 1. how quickly task A is forgotten once training moves to task B;
+# 1. how quickly task A is [forgotten](GLOSSARY.md#forgetting) once training moves to task B;
 # 2. how to draw a forgetting curve with a Keras callback;
 # 3. the accuracy matrix of a task sequence, with its average accuracy and backward transfer.
 #
@@ -81,8 +81,8 @@ print("the curves cross while task B is trained:", crossing is not None)
 # For a sequence of tasks, row *i* of the accuracy matrix holds the test accuracy on every task
 # after training on task *i*. Two summaries come from it (Lopez-Paz and Ranzato, 2017):
 #
-# * **average accuracy**: the mean of the last row, how good the final model is on all tasks;
-# * **backward transfer (BWT)**: the mean change on each earlier task between just after learning
+# * **[average accuracy](GLOSSARY.md#average-accuracy)**: the mean of the last row, how good the final model is on all tasks;
+# * **[backward transfer](GLOSSARY.md#backward-transfer) (BWT)**: the mean change on each earlier task between just after learning
 #   it and the end. Negative BWT is forgetting.
 
 # %%

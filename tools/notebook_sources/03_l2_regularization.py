@@ -10,7 +10,7 @@
 #
 # 1. why the article's version of this penalty breaks training at the very first step;
 # 2. how to add a penalty to `model.fit` with `ewc_helpers`;
-# 3. how the strength `lam` trades task A against task B, and how to choose it on validation data.
+# 3. how the strength [`lam`](GLOSSARY.md#lam) trades task A against task B, and how to choose it on validation data.
 #
 # **Prerequisites:** lessons 00-02; what a gradient is.
 

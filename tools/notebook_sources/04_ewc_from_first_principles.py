@@ -2,7 +2,7 @@
 # # 04 · EWC from first principles: where the penalty comes from
 #
 # Lesson 03 pulled every weight back towards `theta_A` equally hard, and lesson 05 will use EWC's
-# penalty, which pulls each weight in proportion to a Fisher information. This lesson shows where
+# penalty, which pulls each weight in proportion to a [Fisher information](GLOSSARY.md#fisher-information). This lesson shows where
 # that penalty comes from: a few lines of Bayes' rule, a picture in two dimensions, and the
 # penalty written from scratch in TensorFlow and checked against `ewc_helpers`.
 #
@@ -44,7 +44,7 @@ set_seed(0)
 # The first term is minus task B's loss, summed over its $N_B$ examples. The last does not depend
 # on $\theta$. Everything task A taught us is in the middle term, and we cannot compute it exactly.
 #
-# **Laplace approximation.** Expand $\log p(\theta \mid A)$ to second order around its peak
+# **[Laplace approximation](GLOSSARY.md#laplace-approximation).** Expand $\log p(\theta \mid A)$ to second order around its peak
 # $\theta_A$, the weights after task A. The gradient vanishes there, so what remains is a
 # Gaussian centred on $\theta_A$. Its precision is the curvature of task A's summed negative
 # log-likelihood. That curvature is about $N_A F$, where $F$ is the Fisher information of one
@@ -66,7 +66,7 @@ set_seed(0)
 #
 # **Which Fisher.** $F_i$ is the mean over task-A inputs of $(\partial_i \log p(y \mid x, \theta_A))^2$,
 # with $y$ drawn from the *model's* prediction ("exact" takes the expectation over every label,
-# "sampled" draws one). The *empirical* Fisher uses the data's own label instead. It is cheaper,
+# "sampled" draws one; see [exact](GLOSSARY.md#exact-fisher) and [sampled](GLOSSARY.md#sampled-fisher) Fisher). The [*empirical* Fisher](GLOSSARY.md#empirical-fisher) uses the data's own label instead. It is cheaper,
 # but it is not in general a curvature estimate. It approaches the true Fisher only at a minimum of
 # a well-specified model, with many examples (Kunstner et al. 2019). The scale of $F$ depends on
 # how it is computed. van de Ven (2025) found that a "batched" Fisher, built from squared

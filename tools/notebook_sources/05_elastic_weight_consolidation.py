@@ -101,7 +101,7 @@ fig = plots.fisher_histogram({m: fishers[m] for m in ("empirical", "exact")},
 # %% [markdown]
 # ## Choosing `lam`, and the trade-off
 #
-# The anchor is `theta_A` with its exact Fisher. As for L2 in lesson 03, `search_lam` tries a grid
+# The [anchor](GLOSSARY.md#anchor) is `theta_A` with its exact Fisher. As for L2 in lesson 03, `search_lam` tries a grid
 # and keeps the value with the best mean validation accuracy, extending the grid when the best sits
 # at an end. The Fisher is small (its entries are mean squared per-example gradients), so useful
 # `lam` values are large.
@@ -121,14 +121,13 @@ fig = plots.tradeoff({"L2": l2.results, "EWC": ewc.results}, chosen={"L2": l2.be
 # %% [markdown]
 # ### Feel the trade-off
 #
-# Move the slider: each position is one `lam` of a grid trained once below, so the point moves at
-# once. (In a static copy of this notebook you see the whole grid instead.)
+# Move the slider: each position is one `lam` that `search_lam` trained above, so the point moves at
+# once, without training. (In a static copy of this lesson you see the whole grid instead.)
 
 # %%
-from ewc_helpers.slider import lam_grid_results, lam_slider
+from ewc_helpers.slider import LamGrid, lam_slider
 
-grid = lam_grid_results(a.model, tasks, setup, anchor, [ewc.best.lam * f for f in (0.01, 0.1, 0.3, 1, 3, 10, 100)])
-widget = lam_slider(grid, initial=ewc.best.lam)
+widget = lam_slider(LamGrid.from_results(ewc.results), initial=ewc.best.lam)
 
 # %% [markdown]
 # ## Forgetting, as it happens

@@ -98,7 +98,7 @@ fig = plots.accuracy_heatmap(naive.matrix, title="naive training: accuracy matri
 # | EWC, per task | an anchor ($\theta^*_k$, $F_k$) for *every* task $k$ so far | one term per stored anchor |
 # | online EWC | one anchor: $F \leftarrow \gamma F + F_k$, $\theta^*$ = the latest weights | one term |
 #
-# Online EWC (Schwarz et al., 2018) never needs an old task's data again. We use $\gamma = 1$:
+# [Online EWC](GLOSSARY.md#online-ewc) (Schwarz et al., 2018) never needs an old task's data again. We use $\gamma = 1$:
 # its running Fisher is then the sum of the per-task Fishers.
 
 # %% [markdown]
