@@ -132,7 +132,7 @@ def times_cell(name: str, timings: dict) -> str:
     entry = timings.get(name, {})
     return (f"*Run time, measured on 2 CPU cores: {_fmt_time(entry.get('embedded'))} on the 5,000 embedded digits, "
             f"{_fmt_time(entry.get('fullsize'))} on a 60,000-image MNIST stand-in "
-            "(re-measured by `python tools/measure_lessons.py`).*")
+            "(re-measured with `tools/measure_lessons.py` in the course repository).*")
 
 
 def nav_cell(index: int, sources: list) -> str:
@@ -191,8 +191,12 @@ def student_edition(teacher: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 def _tidy(nb):
     """Keep the committed files small and stable: no per-run metadata."""
+    nb.metadata.pop("widgets", None)  # saved widget state is not committed
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs
+                            if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
         cell["id"] = f"cell-{i:03d}"  # stable ids: a rebuild changes only what changed
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
@@ -225,6 +229,7 @@ def execute(nb, data: str = "embedded", timeout: int = 900) -> float:
     """Run ``nb`` in place on ``data``; return the seconds it took."""
     env_before = os.environ.get("EWC_DATA")
     os.environ["EWC_DATA"] = data
+    os.environ["EWC_STATIC"] = "1"  # widgets draw a static figure: a saved live widget shows nothing
     try:
         started = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",

@@ -11,13 +11,14 @@ from ..training import make_anchor
 from .common import format_table, search_lam
 from .two_tasks import EWC_LAMS, L2_LAMS, LamSweeper, train_multitask, train_task_a, train_task_b
 
-#: The article's published test accuracies (one run each, full MNIST): (task A, task B).
+#: The article's published test accuracies (one run each, full MNIST): (task A, task B). Its EWC
+#: figures come from its own recipe, so they sit on that row; its L2 used its norm penalty.
 ARTICLE_RESULTS = {
     "multi-task": (0.9724, 0.9742),
     "A only": (0.9850, None),
     "naive": (0.2663, 0.9831),
     "L2": (0.9038, 0.5978),
-    "EWC": (0.7678, 0.7087),
+    "EWC, article recipe": (0.7678, 0.7087),
 }
 #: The article's EWC recipe: its Fisher, alpha = 25, dropout 0.5, 3 epochs on A and 9 on B.
 ARTICLE_EWC_RECIPE = dict(fisher="article", lam=25.0, dropout=0.5, epochs_a=3, epochs_b=9)

@@ -144,10 +144,10 @@ print("a second load gives identical validation splits:", same)
 #
 # 1. How many training examples of each digit does task A hold? Count them from
 #    `tasks["A"].train.digits`.
-# 2. Build a pipeline with `shuffle=False` and print `epoch_orders` for it. Why must the
-#    validation and test pipelines not be shuffled for the results to be comparable?
-# 3. Which pairs of digits share a label, and which of those pairs would you expect a network to
-#    confuse? Plot `plots.sample_grid(tasks["B"])` to look.
+# 2. Build a pipeline with `shuffle=False` and print `epoch_orders` for it. Why is the training
+#    pipeline shuffled, while the validation and test pipelines need not be?
+# 3. Which pairs of digits share a label? Why does a shared label matter once the network moves
+#    from task A to task B? Plot `plots.sample_grid(tasks["B"])` to look.
 
 # %% [markdown] solution
 # ## Solutions

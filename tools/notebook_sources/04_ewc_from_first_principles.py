@@ -314,7 +314,7 @@ print(f"after one EWC epoch on B: test accuracy on A {accuracy(model, tasks['A']
 #    weighted by the model's probability $p(c \mid x_n)$, instead of using the data's label.
 #    Check it against `compute_fisher(model, (x, y), "exact")` on 100 examples.
 
-# %% [markdown]
+# %% [markdown] solution
 # ## Solutions
 
 # %% solution

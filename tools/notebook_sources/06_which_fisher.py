@@ -87,7 +87,7 @@ best = {r["label"]: r for r in table}
 fig = plots.lam_sensitivity(val, scales=totals)
 
 # %% [markdown]
-# Against raw `lam` (left) the article's curve sits decades below the correct Fishers'; against
+# Against raw `lam` (left) the article's curve sits decades to the left of the correct Fishers'; against
 # `lam × total(F)` (right) the curves move close together. What a `lam` tuned for one Fisher gets
 # wrong for another is mostly the scale.
 #
@@ -144,8 +144,8 @@ for m in ("empirical", "sampled", "exact", "article"):
     print(f"{m:<10} {time.perf_counter() - start:.2f} s")
 
 # %% [markdown] solution
-# **2.** The relative error of a subsampled Fisher's total shrinks roughly as one over the square
-# root of the number of examples.
+# **2.** A subsampled Fisher's total is an average, so its error tends to shrink with more
+# examples, though a single subsample can be lucky or unlucky.
 
 # %% solution
 from ewc_helpers import make_anchor

@@ -100,21 +100,21 @@ print("alpha = 25 is stiffer than the largest lam of the exact Fisher's grid:", 
 # ## What `lam` stands for
 #
 # Lesson 04 derived the penalty from a Laplace approximation of p(θ | A): a Gaussian whose
-# precision is N_A × F, where N_A is the number of task-A examples. Taken literally, `lam` would be
-# N_A. Huszár (2018) points out that in practice `lam` replaces N_A as a free knob, and that is how
-# we use it: chosen on validation.
+# precision is N_A × F, where N_A is the number of task-A examples. Our task-B loss is a *mean*
+# over N_B examples, so taken literally `lam` would be N_A / N_B. Huszár (2018) points out that in
+# practice `lam` replaces N_A as a free knob, and that is how we use it: chosen on validation.
 
 # %%
-n_a = len(tasks["A"].train)
-print(f"task A has N_A = {n_a:,} training examples; the best lam for the exact Fisher is {best_exact:g}")
+n_a, n_b = len(tasks["A"].train), len(tasks["B"].train)
+print(f"N_A / N_B = {n_a:,} / {n_b:,} = {n_a / n_b:.2f}; the best lam for the exact Fisher is {best_exact:g}, "
+      f"{best_exact / (n_a / n_b):.0f} times the literal value")
 fig = plots.tradeoff(val, chosen={k: sensitivity.choose_lam(v, score=lambda r: r["score"]) for k, v in val.items()},
                      title="validation accuracy over 3 seeds; stars: the lam chosen")
 
 # %% [markdown]
 # The literal Bayesian value and the one validation picks need not agree: the diagonal
 # approximation drops most of the Fisher (lesson 08), and a network trained for a few epochs is
-# not at the exact optimum the Laplace approximation assumes. On a larger data set N_A grows, so
-# compare the two numbers on your own source.
+# not at the exact optimum the Laplace approximation assumes.
 #
 # ## What we measured
 #
@@ -143,8 +143,9 @@ high = search_lam(sweeper.runner("ewc", anchor), (1e5, 3e5), progress=print)
 print("chosen", f"{high.best.lam:g}", "after trying", [f"{x:g}" for x in high.lams])
 
 # %% [markdown] solution
-# **2.** The Fisher is a *mean* over examples, so its total barely moves with more data; the
-# Laplace precision N_A × F grows with N_A. A `lam` chosen on one data size is not a law.
+# **2.** The Fisher is a *mean* over examples, so its total barely moves with more data, while the
+# Laplace precision N_A × F grows with N_A: the literal `lam` is a ratio of data sizes, and the
+# `lam` validation picks is not a law of the data size.
 
 # %% solution
 from ewc_helpers import compute_fisher

@@ -70,9 +70,10 @@ fig = plots.movement_vs_fisher({name: ms[0] for name, ms in models.items()}, run
                                run["anchors"][0]["exact"].fisher, title="seed 0: each weight's move against its Fisher")
 
 # %% [markdown]
-# L2 keeps every weight close, whatever its Fisher. EWC lets the weights with a small Fisher move
-# as far as naive training moves them, and holds the ones with a large Fisher. That is the design;
-# the question is whether the small-Fisher weights were really free.
+# L2 pulls every weight with the same force, so the weights task B pushes hardest, which are often
+# the ones task A needs most, still move most under it. EWC lets the weights with a small Fisher
+# move as far as naive training moves them, and holds the ones with a large Fisher. That is the
+# design; the question is whether the small-Fisher weights were really free.
 
 # %%
 fig = plots.movement_summary(reports)
@@ -93,7 +94,7 @@ for name in reports:
 # * **Fisher-weighted distance.** EWC's move is nearly invisible to its own penalty: it goes where
 #   the diagonal Fisher is small.
 # * **Loss rise.** The diagonal Fisher's estimate of what the move costs task A (`(1/2) sum F_i
-#   d_i^2`) is far below what the *full* Fisher says for the same move (`(1/2) d^T F d`, with every
+#   d_i^2`) is below what the *full* Fisher says for the same move (by the factor printed above) (`(1/2) d^T F d`, with every
 #   off-diagonal entry, computed exactly from the change of each example's logits). Many small
 #   moves, each cheap on its own, act together on the same hidden units and logits; the diagonal
 #   cannot see that.
@@ -141,8 +142,8 @@ print("naive training forgets in the hidden layer: restoring it brings task A ba
 # The silent units are not the story. Naive training forgets task A in the *hidden* layer: the old
 # output layer on the new features is no better, while the old features under the new output
 # layer bring A back. EWC protects the output layer and the weights the diagonal Fisher marks as
-# important, but lets the many weights it marks as unimportant drift together, and their joint
-# effect on the hidden features is what costs task A.
+# important, but lets the many weights it marks as unimportant drift together; whether that drift
+# of the hidden features costs task A more than the noise margin shows in EWC's row above.
 #
 # ## What we measured
 #
@@ -150,7 +151,8 @@ print("naive training forgets in the hidden layer: restoring it brings task A ba
 # * EWC moves the weights far, where its diagonal Fisher is small, so its own penalty barely sees
 #   the move; along that move the full Fisher, off-diagonal terms included, predicts a larger rise
 #   of task A's loss than the diagonal does (the numbers are printed above).
-# * Units silent on task A do not explain the loss; the drift of the hidden features does.
+# * Units silent on task A do not explain the loss; for naive training the drift of the hidden
+#   features does.
 #
 # ## Exercises
 #
@@ -172,8 +174,8 @@ zero_share = sum(float(m[f == 0].sum()) for m, f in zip(moves, anchor0.fisher)) 
 print(f"share of EWC's squared move on weights with F = 0: {zero_share:.1%}")
 
 # %% [markdown] solution
-# **2.** A weak L2 term holds the zero-Fisher weights a little, which shortens the move; whether it
-# helps task A more than it costs task B shows in the accuracies.
+# **2.** A weak L2 term holds the zero-Fisher weights a little. Compare the full/diagonal ratio with
+# EWC's alone above: if it barely changes, the gap is not in the zero-Fisher weights.
 
 # %% solution
 from ewc_helpers import accuracies, ewc_penalty, fit_task, l2_penalty

@@ -199,14 +199,16 @@ a_after_c = {name: r.matrix.values[2, 0] for name, r in after_c.items()}
 print("after task C, online EWC keeps more of task A than naive training:", a_after_c["online EWC"] > a_after_c["naive"] + margin)
 print("online EWC learnt C with one anchor, as per-task EWC holds after A alone:",
       chosen["online_ewc"].info["memory_history"][1] == chosen["ewc"].info["memory_history"][0])
-print("keeping A's Fisher keeps task A at least as well after C as B's Fisher alone:",
-      a_after_c["online EWC"] >= a_after_c["online EWC, B's Fisher only"])
+print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, within the noise margin:",
+      a_after_c["online EWC"] > a_after_c["online EWC, B's Fisher only"] - margin)
 
 # %% [markdown]
 # So the answer to the reader: **keep a running Fisher.** After B, add B's Fisher (from B's data,
 # at the weights after B) to the Fisher you already hold from A, and centre the penalty on the
 # weights after B. A's data is not needed, and the memory is one anchor however many tasks follow.
-# The rows above compare it with naive training, with per-task EWC and with the author's guess.
+# The rows above compare it with naive training, with per-task EWC and with the author's guess;
+# on three tasks the running Fisher and B's Fisher alone may lie within the noise margin of each
+# other, but only the running Fisher keeps every old task in its penalty (Huszár 2018).
 
 # %% [markdown]
 # ## What we measured
@@ -217,7 +219,9 @@ print("keeping A's Fisher keeps task A at least as well after C as B's Fisher al
 # * **Forgetting piles up.** Naive training learns each task and then loses part of it with every
 #   later task.
 # * **Both EWC variants forget less** than naive training, beyond the noise margin; online EWC
-#   holds one anchor whatever the number of tasks, per-task EWC one more per task.
+#   holds one anchor whatever the number of tasks, per-task EWC one more per task. Their price is
+#   on the diagonal of the accuracy matrix: the later tasks are learnt less well, because the
+#   weights that would serve them best are the ones the Fishers hold in place.
 # * **The reader's question has a measured answer:** a running Fisher, updated with each new task's
 #   data only, keeps task A after task C better than naive training, with one anchor.
 #
@@ -232,8 +236,8 @@ print("keeping A's Fisher keeps task A at least as well after C as B's Fisher al
 # %% [markdown] solution
 # ## Solutions
 #
-# **1.** A `gamma` below 1 shrinks old Fishers at every task, so old tasks are held less and new
-# ones learnt more; compare the two rows.
+# **1.** A `gamma` below 1 shrinks old Fishers at every task, so old tasks should be held a little
+# less and new ones learnt a little more; over five tasks 0.9 changes little, as the two rows show.
 
 # %% solution
 g = sequences.run_sequence(tasks, setup, "online_ewc", chosen["online_ewc"].lam, gamma=0.9, first=first)
