@@ -149,9 +149,10 @@ class Anchor:
         if path.stat().st_size == 0:
             raise AnchorError(f"{path}: the file is empty")
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                if not hasattr(archive, "files"):
-                    raise AnchorError(f"{path}: holds a single array, not an anchor file (.npz archive)")
+            archive = np.load(path, allow_pickle=False)
+            if not hasattr(archive, "files"):  # an .npy file: np.load gives the array itself
+                raise AnchorError(f"{path}: holds a single array, not an anchor file (.npz archive)")
+            with archive:
                 names = set(archive.files)
                 if "__info__" not in names:
                     raise AnchorError(f"{path}: is not an anchor file (no metadata record)")

@@ -91,7 +91,10 @@ def _iter_batches(model, data, batch_size, max_examples, seed=0):
         if not isinstance(spec, tuple) or len(spec) != 2:
             raise ValueError("the dataset must yield (x, y) pairs")
         rank = _input_rank(model)
-        batched = (len(spec[0].shape) == rank) if rank is not None else spec[0].shape[:1] == [None]
+        if rank is not None and len(spec[0].shape) in (rank, rank - 1):
+            batched = len(spec[0].shape) == rank
+        else:  # images of another shape (refused below, by check_inputs): an unknown first axis is a batch
+            batched = spec[0].shape[:1] == [None]
         ds = data.unbatch() if batched else data
         if max_examples is not None:
             ds = ds.take(max_examples)

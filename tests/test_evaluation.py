@@ -58,7 +58,7 @@ def test_wrong_row_length_raises():
         m.add_row([0.1, 0.2])
     with pytest.raises(ValueError, match="needs 3 accuracies; got 4"):
         evaluation.AccuracyMatrix(NAMES, [[0.1, 0.2, 0.3, 0.4]])
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="C"):  # the task the row lacks
         m.add_row({"A": 0.1, "B": 0.2})
 
 
@@ -175,3 +175,39 @@ def test_accuracy_history_without_every_n_records_start_and_epochs(tasks):
 def test_accuracy_history_rejects_zero_interval(tasks):
     with pytest.raises(ValueError, match="every_n_batches must be at least 1"):
         evaluation.AccuracyHistory(tasks, every_n_batches=0)
+
+
+# --------------------------------------------------------------------------- a task's own head
+def test_accuracy_chooses_among_the_tasks_own_output_units(tasks):
+    """A model that always favours unit 4 (outside the head) is judged on units 0 and 1 only."""
+    import dataclasses
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model.set_weights([np.zeros((784, 5), np.float32), np.array([0.0, 0.5, 0.0, 0.0, 9.0], np.float32)])
+    a = tasks["A"]
+    keep = np.isin(a.test.labels, (0, 1))
+    test = task_lib.TaskSplit(images=a.test.images[keep], labels=a.test.labels[keep], digits=a.test.digits[keep])
+    shared = dataclasses.replace(a, test=test)
+    own = dataclasses.replace(shared, classes=(0, 1))
+    assert evaluation.accuracy(model, shared) == 0.0  # unit 4 wins over every label
+    assert evaluation.accuracy(model, own) == pytest.approx(float(np.mean(test.labels == 1)))  # unit 1 beats 0
+
+
+# --------------------------------------------------------------------------- noise_margin
+def test_noise_margin_is_k_binomial_standard_errors():
+    assert evaluation.noise_margin(10_000) == pytest.approx(3 * 0.5 / 100)
+    assert evaluation.noise_margin(1_000, k=2, p=0.9) == pytest.approx(2 * math.sqrt(0.09 / 1000))
+    assert evaluation.noise_margin(100) > evaluation.noise_margin(10_000)
+    assert evaluation.noise_margin(50, p=0.5) >= evaluation.noise_margin(50, p=0.8)  # p = 0.5 is the largest
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(n=0), "n must be a positive number of examples; got 0"),
+    (dict(n=2.5), "n must be a positive number of examples; got 2.5"),
+    (dict(n=True), "n must be a positive number of examples; got True"),
+    (dict(n=100, k=0), r"need k > 0 and p in \[0, 1\]; got k=0"),
+    (dict(n=100, p=1.5), r"need k > 0 and p in \[0, 1\]; got k=3.0, p=1.5"),
+])
+def test_noise_margin_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        evaluation.noise_margin(**kwargs)

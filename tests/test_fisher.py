@@ -180,6 +180,9 @@ def test_sampled_labels_follow_the_model(mlp, inputs):
 @pytest.mark.parametrize("method", ["empirical", "sampled", "exact", "article"])
 def test_structure(mlp, inputs, method):
     x, y = inputs
+    x = x.copy()
+    x[:, 0, 0, 0] = 1.0  # pixel 0 is lit in every example ...
+    x[:, 0, 1, 0] = 0.0  # ... and pixel 1 in none
     est = fisher.compute_fisher(mlp, (x, y), method, batch_size=BATCH_SIZE, num_batches=2)
     assert isinstance(est, fisher.FisherEstimate)
     assert est.method == method
@@ -188,7 +191,17 @@ def test_structure(mlp, inputs, method):
     for arr, v in zip(est, variables):
         assert isinstance(arr, np.ndarray) and arr.dtype == np.float32
         assert arr.shape == tuple(v.shape)
-        assert np.all(np.isfinite(arr)) and np.all(arr >= 0)
+    kernel, bias = est[0].astype(np.float64), est[1].astype(np.float64)
+    if method == "article":
+        # Not a Fisher: every row of the kernel is the same, whatever its pixel did.
+        np.testing.assert_array_equal(est[0], np.broadcast_to(est[0][:1], est[0].shape))
+        return
+    # Per example, the hidden kernel's gradient is (pixel value) x (the bias's gradient), so with
+    # pixels in [0, 1]: a kernel row never exceeds the bias's Fisher, equals it for a pixel that is
+    # 1 in every example, and is exactly 0 for a pixel that is always 0.
+    assert np.all(kernel <= bias[None, :] * (1 + 1e-5) + 1e-12)
+    np.testing.assert_allclose(kernel[0], bias, rtol=1e-5, atol=1e-9 * bias.max())
+    assert np.all(kernel[1] == 0) and bias.max() > 0
     if method != "article":
         assert est.num_examples == len(x)
         assert est.total() == pytest.approx(sum(float(np.sum(a, dtype=np.float64)) for a in est))
@@ -365,3 +378,89 @@ def test_subsample_is_random_not_the_first_examples():
     assert np.array_equal(xs, again) and not np.array_equal(xs, other)
     full_x, full_y = fisher.subsample(x, y, None)
     assert full_x is x and full_y is y
+
+
+# --------------------------------------------------------------------------- 7. data a Fisher would get wrong
+@pytest.mark.parametrize("method", ["empirical", "exact"])
+def test_labels_outside_the_head(mlp, inputs, method):
+    x, y = inputs
+    y = y.copy()
+    y[4] = 7  # a 5-way head has units 0..4
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.4 for the model's 5-way output; found 0\.\.7"):
+        fisher.compute_fisher(mlp, (x, y), method)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.4"):
+        fisher.compute_fisher(mlp, ds, method)
+
+
+def test_labels_that_are_not_whole_numbers(mlp, inputs):
+    x, y = inputs
+    y = y.astype(np.float64)
+    y[2] = 2.5
+    with pytest.raises(ValueError, match=r"labels must be whole class indices; got dtype float64, e\.g\. \[2\.5\]"):
+        fisher.compute_fisher(mlp, (x, y), "exact")
+    # Whole numbers stored as floats are fine, and give the integer labels' Fisher.
+    y_int = inputs[1]
+    a = fisher.compute_fisher(mlp, (x, y_int.astype(np.float32)), "empirical")
+    b = fisher.compute_fisher(mlp, (x, y_int), "empirical")
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_a_nan_pixel(mlp, inputs):
+    x, y = inputs
+    x = x.copy()
+    x[5, 3, 3, 0] = np.nan
+    with pytest.raises(ValueError, match="the images hold 1 NaN or infinite pixel values"):
+        fisher.compute_fisher(mlp, (x, y), "exact")
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    with pytest.raises(ValueError, match="NaN or infinite pixel"):
+        fisher.compute_fisher(mlp, ds, "empirical")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_unscaled_images(mlp, inputs, dtype):
+    x, y = inputs
+    raw = np.round(x * 255).astype(dtype)
+    with pytest.raises(ValueError, match=r"the images look unscaled .*largest pixel 255.*scale them to \[0, 1\]"):
+        fisher.compute_fisher(mlp, (raw, y), "exact")
+
+
+def test_flat_images_for_an_image_model_get_a_short_message(mlp, inputs):
+    x, y = inputs
+    flat = x.reshape(len(x), 784)
+    with pytest.raises(ValueError, match=r"shape \(784,\) per example but the model takes \(28, 28, 1\); reshape") as err:
+        fisher.compute_fisher(mlp, (flat, y), "exact")
+    assert len(str(err.value)) < 300  # not a page of TensorFlow shape errors
+    with pytest.raises(ValueError, match=r"shape \(784,\) per example") as err:
+        fisher.compute_fisher(mlp, tf.data.Dataset.from_tensor_slices((flat, y)).batch(8), "empirical")
+    assert len(str(err.value)) < 300
+
+
+# --------------------------------------------------------------------------- 8. a task's own head
+def test_classes_gives_the_fisher_of_the_sliced_head(inputs):
+    """compute_fisher(classes=...) equals the Fisher of a model whose output layer holds only those
+    units (labels renumbered), and is exactly 0 on the other output units' weights."""
+    reproducibility.set_seed(1)
+    wide = randomise_biases(models.build_mlp(num_classes=10, hidden_units=16))
+    classes = (2, 5, 7)
+    x, _ = inputs
+    y = np.array(classes)[np.random.default_rng(0).integers(0, 3, len(x))]
+    w = wide.get_weights()
+    narrow = models.build_mlp(num_classes=3, hidden_units=16)
+    narrow.set_weights([w[0], w[1], w[2][:, classes], w[3][list(classes)]])
+    y_narrow = np.searchsorted(classes, y)
+    others = [c for c in range(10) if c not in classes]
+    for method in ("empirical", "exact"):
+        got = fisher.compute_fisher(wide, (x, y), method, classes=classes)
+        want = fisher.compute_fisher(narrow, (x, y_narrow), method)
+        for k in (0, 1):
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6 * float(want[k].max()))
+        np.testing.assert_allclose(got[2][:, classes], want[2], rtol=1e-5, atol=1e-6 * float(want[2].max()))
+        np.testing.assert_allclose(got[3][list(classes)], want[3], rtol=1e-5, atol=1e-6 * float(want[3].max()))
+        assert np.all(got[2][:, others] == 0) and np.all(got[3][others] == 0)
+        # Without classes the other units take part, and the hidden layer's Fisher differs.
+        full = fisher.compute_fisher(wide, (x, y), method)
+        assert not np.allclose(full[0], got[0], rtol=1e-3)
+    with pytest.raises(ValueError, match=r"labels must be among the task's output units \(2, 5, 7\); found \[3\]"):
+        fisher.compute_fisher(wide, (x, np.where(y == 5, 3, y)), "exact", classes=classes)

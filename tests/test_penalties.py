@@ -15,7 +15,7 @@ import ewc_helpers  # noqa: F401  (quiet TensorFlow start-up)
 import tensorflow as tf
 
 from ewc_helpers import models, penalties, reproducibility
-from ewc_helpers.penalties import Anchor, OnlineEWC, PenaltyError
+from ewc_helpers.penalties import Anchor, AnchorError, OnlineEWC, PenaltyError
 
 LAM = 7.5
 
@@ -222,7 +222,7 @@ def test_save_load_round_trip(model, tmp_path):
 def test_load_rejects_a_non_anchor_file(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, a=np.zeros(3))
-    with pytest.raises(PenaltyError, match="not an anchor file"):
+    with pytest.raises(AnchorError, match=r"other\.npz: is not an anchor file"):
         Anchor.load(path)
 
 
@@ -285,3 +285,25 @@ def test_bad_gamma(gamma):
 def test_a_penalty_must_be_callable(model):
     with pytest.raises(TypeError, match="callable"):
         model.set_penalties([3.0])
+
+
+# --------------------------------------------------------------------------- the variables a penalty is called on
+def test_a_penalty_needs_all_the_models_variables(model):
+    pen = penalties.ewc_penalty(Anchor.from_model(model, random_fisher(model)), LAM)
+    with pytest.raises(PenaltyError, match=r"needs all 4 trainable variables of the anchored model \(got 2\)"):
+        pen(model.trainable_variables[:2])
+    with pytest.raises(PenaltyError, match=r"needs all 4 trainable variables"):
+        pen(model.trainable_variables[2:])
+    # zip() would silently have summed over the 2 given: the full list still works.
+    assert float(pen(model.trainable_variables)) == 0.0
+
+
+def test_a_penalty_refuses_another_models_variables(model):
+    pen = penalties.l2_penalty(model, LAM)
+    reproducibility.set_seed(1)
+    other = models.build_mlp(hidden_units=8)  # the same 4 variables, other shapes
+    with pytest.raises(PenaltyError, match=r"variable 0 has shape \(784, 8\) but the anchor's has \(784, 16\)"):
+        pen(other.trainable_variables)
+    swapped = [model.trainable_variables[i] for i in (0, 1, 3, 2)]  # right variables, wrong order
+    with pytest.raises(PenaltyError, match="variable 2 has shape"):
+        pen(swapped)

@@ -1,4 +1,4 @@
-"""Permuted MNIST tasks (ewc_helpers.task_lib.make_permuted_tasks) and the ``--suite permuted`` options.
+"""Permuted MNIST tasks (ewc_helpers.tasks.make_permuted_tasks) and the ``--suite permuted`` options.
 
 No training here: these run in about a second.
 """
@@ -168,10 +168,14 @@ def test_sequence_options_are_refused_for_the_article_suite(capsys, argv, messag
     assert message in capsys.readouterr().err
 
 
-def test_permuted_epochs_default_is_the_documented_one():
-    from ewc_helpers import experiments
+def test_permuted_defaults_are_the_documented_ones():
+    """--help shows the defaults without importing the studies; they must match the studies'."""
+    import inspect
 
-    assert cli.PERMUTED_EPOCHS == experiments.PERMUTED_EPOCHS
+    from ewc_helpers.studies import sequences
+
+    assert cli.PERMUTED_EPOCHS == sequences.PERMUTED_SETUP.epochs_per_task
+    assert cli.PERMUTED_TASKS == inspect.signature(sequences.run_permuted_suite).parameters["num_tasks"].default
     args = cli.build_parser().parse_args(["reproduce", "--suite", "permuted"])
     cli._check_suite_options(args.subparser, args)
-    assert (args.tasks, args.gamma, args.epochs) == (5, 1.0, experiments.PERMUTED_EPOCHS)
+    assert (args.tasks, args.gamma, args.epochs) == (cli.PERMUTED_TASKS, 1.0, sequences.PERMUTED_SETUP.epochs_per_task)

@@ -9,6 +9,7 @@
 ``movement``     lesson 08: where task B moved the weights, and what the diagonal Fisher misses
 ``stability``    lesson 09: the SGD stability limit of a quadratic penalty
 ``sequences``    lesson 10: permuted-MNIST task sequences, per-task and online EWC
+``per_task_ewc`` lesson 10: why one anchor per task falls behind one running anchor (issue 13)
 ``scenarios``    lesson 11: task-, domain- and class-incremental split MNIST; replay and joint
                  training as references
 
@@ -18,7 +19,7 @@ Modules load on first use: ``from ewc_helpers.studies import two_tasks``.
 import importlib
 
 _MODULES = ("common", "toy", "two_tasks", "article", "sensitivity", "movement", "stability",
-            "sequences", "scenarios", "task_a_cache")
+            "sequences", "scenarios", "task_a_cache", "per_task_ewc")
 
 
 def __getattr__(name):

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def load(digest: str):
             n = int(archive["num_weights"])
             weights = [archive[f"w{i}"] for i in range(n)]
             history = json.loads(str(archive["history"]))
-    except (OSError, ValueError, KeyError, EOFError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # a damaged entry is rebuilt, not trusted
     return {"weights": weights, "history": history}
 
