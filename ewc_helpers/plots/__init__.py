@@ -4,6 +4,8 @@ Plots read the results of :mod:`ewc_helpers.studies` through their attributes; t
 """
 
 from .core import *  # noqa: F401,F403
+from .sequences import *  # noqa: F401,F403
+from .sensitivity import *  # noqa: F401,F403
 from .toy import *  # noqa: F401,F403
 from .scenarios import *  # noqa: F401,F403
 from .lessons import *  # noqa: F401,F403

@@ -75,9 +75,11 @@ print("article (full MNIST): task A 0.9724, task B 0.9742")
 # [noise margin](GLOSSARY.md#noise-margin)).
 
 # %%
-# NBVAL_CHECK_OUTPUT
 margin = noise_margin(len(tasks["A"].test))
 print(f"noise margin on {len(tasks['A'].test)} test digits: {margin:.3f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
 print("joint training learns task A far above chance (0.2):", test["A"] > 0.2 + margin)
 print("joint training learns task B far above chance (0.2):", test["B"] > 0.2 + margin)
 print("the two tasks end within twice the noise margin of each other:", abs(test["A"] - test["B"]) < 2 * margin)

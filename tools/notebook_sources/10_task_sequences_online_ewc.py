@@ -32,7 +32,7 @@
 
 # %%
 import numpy as np
-from ewc_helpers import load_mnist, make_permuted_tasks, noise_margin, plots
+from ewc_helpers import Anchor, accuracy, load_mnist, make_permuted_tasks, noise_margin, plots
 from ewc_helpers.studies import sequences
 from ewc_helpers.studies.common import lesson_setup, search_lam, summarize, format_table
 
@@ -209,6 +209,71 @@ print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, w
 # The rows above compare it with naive training, with per-task EWC and with the author's guess;
 # on three tasks the running Fisher and B's Fisher alone may lie within the noise margin of each
 # other, but only the running Fisher keeps every old task in its penalty (Huszár 2018).
+
+# %% [markdown]
+# ## Why one anchor per task can fall behind one running anchor
+#
+# Per-task EWC adds one quadratic per finished task. A sum of quadratics is one quadratic:
+#
+# $$\sum_k \tfrac{\lambda}{2} F_k (\theta - \theta_k)^2 = \tfrac{\lambda}{2} F_\Sigma (\theta - \bar\theta)^2 + \text{spread},
+# \qquad F_\Sigma = \sum_k F_k, \quad \bar\theta = \frac{\sum_k F_k \theta_k}{F_\Sigma},$$
+#
+# where the spread, $\sum_k \tfrac{\lambda}{2} F_k (\bar\theta - \theta_k)^2$, is how much the anchors
+# disagree. So per-task EWC has exactly online EWC's stiffness $F_\Sigma$, but it is centred on a
+# Fisher-weighted average of *all* the old weights, not on the weights just learnt. Each $\theta_k$
+# was itself learnt under the earlier tasks' penalties; pulling towards every one of them again
+# counts the old tasks twice (Huszár, 2018), and the pull points away from the most recent task.
+# We measure this on the five anchors a sixth task would train against:
+
+# %%
+import math
+from ewc_helpers.studies import per_task_ewc
+from ewc_helpers.studies.common import new_model
+
+lam = chosen["online_ewc"].lam
+anchors = sequences.run_sequence(tasks, setup, "ewc", lam, first=first).info["anchors"]
+parts = per_task_ewc.penalty_decomposition(anchors[-1], anchors, lam)
+print(f"at the weights after P5, lam {lam:g}: per-task penalty {parts['total']:.3f} nats "
+      f"= {parts['about_centre']:.3f} about the centre + {parts['spread']:.3f} spread; online EWC's: 0")
+
+# %% [markdown]
+# With no new data at all, what does the per-task penalty alone do to the network? We run one
+# task's worth of Adam steps on the penalty only, starting from the weights after P5:
+
+# %%
+steps = math.ceil(len(tasks[0].train) / setup.batch_size) * setup.epochs_per_task
+pulled = per_task_ewc.penalty_only_descent(anchors[-1], anchors, lam, steps)
+probe = new_model(setup, num_classes=10)
+before, after = {}, {}
+for label, weights, out in (("before", anchors[-1].theta, before), ("after", pulled, after)):
+    probe.set_weights(weights)
+    out.update({t.name: accuracy(probe, t, "val") for t in tasks})
+print("P5 (the task just learnt), validation:", f"{before['P5']:.3f} -> {after['P5']:.3f}")
+print("P1-P4, mean validation:", f"{np.mean([before[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f} -> "
+      f"{np.mean([after[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("the per-task penalty is one quadratic about the centre plus the anchors' spread:",
+      abs(parts["total"] - parts["about_centre"] - parts["spread"]) < 1e-6 * max(parts["total"], 1e-12))
+online_anchor = Anchor(anchors[-1].theta, per_task_ewc.fisher_weighted_centre(anchors)[1])  # F_sum at the latest weights
+print("it is not zero where the last task ended, while online EWC's penalty is:",
+      parts["total"] > 0 and per_task_ewc.summed_penalty(anchors[-1], [online_anchor], lam) == 0)
+
+# %% [markdown]
+# The spread is a cost no weights can remove, and it grows with every task whose weights disagree
+# with the others'. Over ten permuted tasks on this network it grows so large that per-task EWC
+# unlearns each task it has just learnt while the next one trains, and validation answers by
+# choosing a `lam` so small that per-task EWC is barely more than naive training; online EWC,
+# centred on the latest weights, does not have this problem. `benchmarks/per_task_ewc_diagnosis.py`
+# measures it step by step (sum by hand, gradients, spread, each anchor's term, Fisher noise,
+# Adam, width, data size) and the README shows the ten-task table.
+#
+# **Which form to use when.** For a stream of tasks, use online EWC: one anchor, centred on the
+# latest weights, with `gamma = 1` (or a little below 1 for a long stream). Per-task EWC holds one
+# more anchor per task and, once the tasks disagree, pulls away from the recent ones; it is the
+# right tool only for showing why a single running penalty is the Bayesian form. With few tasks,
+# or a network wide enough that the tasks barely disagree, the two are close.
 
 # %% [markdown]
 # ## What we measured
