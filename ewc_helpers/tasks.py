@@ -8,7 +8,7 @@ validation (held out from the training split, stratified by digit) and test spli
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -233,3 +233,24 @@ def summarize_tasks(tasks: dict) -> str:
         digits = ",".join(map(str, task.digits))
         lines.append(f"{name:<6}{digits:<16}{c['train']:>8,}{c['val']:>8,}{c['test']:>8,}")
     return "\n".join(lines)
+
+
+def with_train_subset(task: Task, max_examples: int, seed: int = 0) -> Task:
+    """``task`` with at most ``max_examples`` training examples, chosen at random by ``seed`` and
+    stratified by label; validation and test splits unchanged. The task itself when it holds no
+    more than that. Lessons use it to choose ``lam`` on a subsample of a large data set and then
+    train once on all of it."""
+    if isinstance(max_examples, bool) or int(max_examples) != max_examples or max_examples < 1:
+        raise DataError(f"max_examples must be a positive integer; got {max_examples!r}")
+    train = task.split("train")
+    if len(train) <= max_examples:
+        return task
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in np.unique(train.labels):
+        members = np.flatnonzero(train.labels == label)
+        share = int(round(max_examples * len(members) / len(train)))
+        keep.append(rng.choice(members, min(share, len(members)), replace=False))
+    index = np.sort(np.concatenate(keep))
+    subset = TaskSplit(images=train.images[index], labels=train.labels[index], digits=train.digits[index])
+    return replace(task, train=subset)

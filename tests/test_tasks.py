@@ -240,3 +240,21 @@ def test_task_split_refuses_float_images_labels_and_lengths(tasks):
         task_lib.TaskSplit(images=part.images, labels=part.labels.astype(np.float64), digits=part.digits)
     with pytest.raises(sources.DataError, match="as many images as labels and digits"):
         task_lib.TaskSplit(images=part.images, labels=part.labels[:-1], digits=part.digits)
+
+
+def test_with_train_subset_keeps_a_stratified_random_subset(tasks):
+    from ewc_helpers.tasks import with_train_subset
+
+    task = tasks["multi"]
+    assert with_train_subset(task, len(task.train)) is task  # nothing to drop
+    small = with_train_subset(task, 500, seed=1)
+    assert abs(len(small.train) - 500) <= 5
+    assert small.val is task.val and small.test is task.test
+    full_share = np.bincount(task.train.labels) / len(task.train)
+    small_share = np.bincount(small.train.labels) / len(small.train)
+    np.testing.assert_allclose(small_share, full_share, atol=0.01)
+    again, other = with_train_subset(task, 500, seed=1), with_train_subset(task, 500, seed=2)
+    assert np.array_equal(again.train.images, small.train.images)
+    assert not np.array_equal(other.train.images, small.train.images)
+    with pytest.raises(sources.DataError, match="max_examples must be a positive integer"):
+        with_train_subset(task, 0)

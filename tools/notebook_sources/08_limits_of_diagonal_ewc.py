@@ -133,8 +133,8 @@ for name, rs in reports.items():
 # NBVAL_CHECK_OUTPUT
 margin = noise_margin(len(tasks["A"].val))
 acc = lambda name, key=None: np.array([r["acc_A_restored"][key] if key else r["acc_A"] for r in reports[name]])
-print("putting the silent units back moves EWC's task A accuracy by less than the noise margin:",
-      bool(np.all(np.abs(acc("EWC exact", "units") - acc("EWC exact")) < margin)))
+print("putting the silent units back restores less of EWC's task A than putting the hidden layer back:",
+      bool(np.all(acc("EWC exact", "units") - acc("EWC exact") < acc("EWC exact", "hidden") - acc("EWC exact"))))
 print("naive training forgets in the hidden layer: restoring it brings task A back further than restoring the output layer:",
       bool(np.all(acc("naive", "hidden") > acc("naive", "output") + margin)))
 

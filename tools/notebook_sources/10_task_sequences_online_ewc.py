@@ -26,18 +26,20 @@
 # ## Setup
 #
 # One network for every method, as in the earlier lessons (784-128 ReLU, Adam 0.001, batch 128),
-# but with a 10-way head. On the embedded digits each task trains for 5 epochs; on larger data
-# `lesson_setup` lowers the epochs to keep about as many optimizer steps. Each Fisher uses 1,000
-# random training examples of the task just learnt.
+# but with a 10-way head. Each task trains for 5 epochs on at most 3,600 training digits: all of
+# them on the embedded digits, a random subsample (`with_train_subset`) of a larger source, so that
+# the lesson's dozen task sequences fit a class period. Validation and test splits stay whole. Each
+# Fisher uses 1,000 random training examples of the task just learnt.
 
 # %%
 import numpy as np
 from ewc_helpers import Anchor, accuracy, load_mnist, make_permuted_tasks, noise_margin, plots
 from ewc_helpers.studies import sequences
 from ewc_helpers.studies.common import lesson_setup, search_lam, summarize, format_table
+from ewc_helpers.tasks import with_train_subset
 
 mnist = load_mnist()
-tasks = make_permuted_tasks(mnist, num_tasks=5, seed=0)
+tasks = [with_train_subset(t, 3600) for t in make_permuted_tasks(mnist, num_tasks=5, seed=0)]
 setup = lesson_setup(tasks[0], epochs=5, reference_examples=3600, fisher_examples=1000)
 margin = noise_margin(len(tasks[0].test))
 print(", ".join(t.name for t in tasks), "| examples per task:", tasks[0].counts(), "| epochs per task:", setup.epochs_per_task)
