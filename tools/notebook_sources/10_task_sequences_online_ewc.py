@@ -198,7 +198,8 @@ for name, r in after_c.items():
 # %%
 # NBVAL_CHECK_OUTPUT
 a_after_c = {name: r.matrix.values[2, 0] for name, r in after_c.items()}
-print("after task C, online EWC keeps more of task A than naive training:", a_after_c["online EWC"] > a_after_c["naive"] + margin)
+print("after task C, online EWC keeps at least as much of task A as naive training, within the noise margin:",
+      a_after_c["online EWC"] > a_after_c["naive"] - margin)
 print("online EWC learnt C with one anchor, as per-task EWC holds after A alone:",
       chosen["online_ewc"].info["memory_history"][1] == chosen["ewc"].info["memory_history"][0])
 print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, within the noise margin:",
@@ -290,7 +291,9 @@ print("it is not zero where the last task ended, while online EWC's penalty is:"
 #   on the diagonal of the accuracy matrix: the later tasks are learnt less well, because the
 #   weights that would serve them best are the ones the Fishers hold in place.
 # * **The reader's question has a measured answer:** a running Fisher, updated with each new task's
-#   data only, keeps task A after task C better than naive training, with one anchor.
+#   data only, protects task A after task C with one anchor; how much better than naive training
+#   after only three tasks depends on the data (the rows above), while over all five tasks both EWC
+#   variants forget less than naive training beyond the noise margin.
 #
 # ## Exercises
 #
