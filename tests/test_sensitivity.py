@@ -327,3 +327,25 @@ def test_loss_rise(after_a, tasks):
     expected = movement.mean_loss(moved, tasks["A"]) - movement.mean_loss(model_a, tasks["A"])
     assert rise["measured"] == pytest.approx(expected, rel=1e-6)
     assert rise["full"] > 0 and rise["diagonal"] > 0
+
+
+def test_dropout_is_active_where_lesson_09_says_it_is(tasks):
+    """Lesson 09 compares EWC with and without dropout 0.5 "in both phases": the task-A model and
+    the task-B sweeper must both hold an active Dropout(0.5), and the plain run none."""
+    import keras
+    from ewc_helpers.studies import sensitivity
+    from ewc_helpers.studies.common import Setup
+
+    setup = Setup().with_epochs(1)
+    grids = {"EWC exact": ("exact", (100.0,))}
+    dropped = sensitivity.seed_sweeps(tasks, setup, [0], grids, dropout=0.5, cache=False)
+    plain = sensitivity.seed_sweeps(tasks, setup, [0], grids, cache=False)
+    x, _ = tasks["A"].arrays("val")
+    for model in (dropped["a_results"][0].model, dropped["sweepers"][0].model):
+        rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+        assert rates == [0.5]
+        first, second = (np.asarray(model(x[:64], training=True)) for _ in range(2))
+        assert not np.allclose(first, second)  # a new mask on every training-mode call
+        np.testing.assert_allclose(np.asarray(model(x[:64], training=False)), np.asarray(model(x[:64], training=False)))
+    for model in (plain["a_results"][0].model, plain["sweepers"][0].model):
+        assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
