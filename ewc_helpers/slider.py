@@ -136,7 +136,7 @@ class LamGrid:
         acc = point.accuracy(split)
         ax.plot([acc["B"]], [acc["A"]], "*", ms=18, color=COLOR, markeredgecolor="k", zorder=5,
                 gid="current", label=f"lam = {point.lam:g}")
-        ax.plot([0, 1], [1, 0], color="0.8", lw=0.8, zorder=0)
+        ax.plot([0, 1], [1, 0], color="0.8", lw=0.8, zorder=0, label="equal mean of A and B (0.50)")
         ax.set_xlim(0, 1.02)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(f"task B {SPLITS[split]} accuracy")
@@ -158,7 +158,7 @@ class LamGrid:
         lams, a, b = self.curve(split)
         left.semilogx(lams, a, "o-", color="tab:blue", label="task A")
         left.semilogx(lams, b, "s--", color="tab:orange", label="task B")
-        left.axvline(point.lam, color="0.5", lw=0.8)
+        left.axvline(point.lam, color="0.5", lw=0.8, label=f"lam = {point.lam:g}")
         left.set_xlabel("lam (log scale)")
         left.set_ylabel(f"{SPLITS[split]} accuracy after task B")
         left.set_ylim(0, 1.02)

@@ -13,6 +13,7 @@ import numpy as np
 from . import _env  # noqa: F401
 
 import keras
+import tensorflow as tf
 
 from .anchors import Anchor
 from .fisher import compute_fisher, subsample
@@ -32,6 +33,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
         super().__init__()
         self.task_name, self.penalties, self.epoch = task_name, tuple(penalties), 0
 
+    def on_train_begin(self, logs=None):
+        variables = list(self.model.trainable_variables)
+        # One compiled reduction per batch: no copy of the weights to the host while all is well.
+        self._all_finite = tf.function(
+            lambda: tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in variables]), autograph=False)
+
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
@@ -39,9 +46,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         # The weights too: ReLU maps NaN to 0, so a NaN pixel or weight can leave the loss finite
         # while the update spreads NaN through the weights.
-        bad = [i for i, v in enumerate(self.model.trainable_variables) if not np.all(np.isfinite(v.numpy()))]
-        if not bad and (loss is None or np.isfinite(float(loss))):
+        finite = bool(self._all_finite())
+        if finite and (loss is None or np.isfinite(float(loss))):
             return
+        bad = [i for i, v in enumerate(self.model.trainable_variables) if not np.all(np.isfinite(v.numpy()))]
         causes = []
         if self.penalties:
             lams = [getattr(p, "lam", None) for p in self.penalties]

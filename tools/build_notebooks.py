@@ -121,11 +121,18 @@ def lessons() -> list:
 
 
 # --------------------------------------------------------------------------- assembling
-def _fmt_time(seconds) -> str:
-    if seconds is None:
-        return "not measured yet"
-    seconds = int(round(seconds))
-    return f"{seconds} s" if seconds < 90 else f"{seconds // 60} min {seconds % 60:02d} s"
+def _load_course_index():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_index", ROOT / "tools" / "course_index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+course_index = _load_course_index()
+#: One time format for the line under each title and the course index's table.
+_fmt_time = course_index.format_seconds
 
 
 def times_cell(name: str, timings: dict) -> str:
@@ -213,16 +220,9 @@ def write_timings(timings: dict) -> None:
 
 def update_course_index(timings: dict) -> None:
     """Rewrite the times table of the course index (notebooks/README.md) from ``timings``."""
-    path = ROOT / "tools" / "course_index.py"
     index = NOTEBOOKS / "README.md"
-    if not (path.exists() and index.exists()):
-        return
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("course_index", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.update_index(index, timings, {s.stem: title_of(s) for s in lessons()})
+    if index.exists():
+        course_index.update_index(index, timings, {s.stem: title_of(s) for s in lessons()})
 
 
 def execute(nb, data: str = "embedded", timeout: int = 900) -> float:
