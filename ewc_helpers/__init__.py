@@ -47,6 +47,10 @@ _EXPORTS = {
     "TrainingError": "training",
     "accuracy": "evaluation", "accuracies": "evaluation", "AccuracyMatrix": "evaluation",
     "AccuracyHistory": "evaluation", "noise_margin": "evaluation",
+    # statistics that fit the claims: over seeds, and on one shared test set
+    "mean_std": "stats", "paired_interval": "stats", "compare_seeds": "stats",
+    "compare_on_test_set": "stats", "mcnemar": "stats", "paired_bootstrap": "stats",
+    "Verdict": "stats", "verdict": "stats",
 }
 _SUBPACKAGES = ("plots", "studies")
 
