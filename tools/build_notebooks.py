@@ -219,10 +219,9 @@ def write_timings(timings: dict) -> None:
 
 
 def update_course_index(timings: dict) -> None:
-    """Rewrite the times table of the course index (notebooks/README.md) from ``timings``."""
-    index = NOTEBOOKS / "README.md"
-    if index.exists():
-        course_index.update_index(index, timings, {s.stem: title_of(s) for s in lessons()})
+    """Rewrite the times tables of the course index (notebooks/README.md) and of the front page
+    (README.md) from ``timings``."""
+    course_index.update_all(timings, {s.stem: title_of(s) for s in lessons()})
 
 
 def execute(nb, data: str = "embedded", timeout: int = 900) -> float:
