@@ -1,0 +1,232 @@
+"""Check functions for the lessons' coding exercises, where the student writes the mechanism.
+
+Each exercise gives a stub; the student fills it in and calls the matching check, which prints
+whether the answer is right and, if not, what differs from the expected result. A check never
+raises on a wrong or unfilled answer (the students' edition runs top to bottom with the stubs
+as they are): it returns a :class:`Check`, true when the answer is right.
+
+* :func:`check_loss_curve` (lesson 02): a Keras callback that records each task's test loss
+  before training and every ``every`` batches, a forgetting curve in the loss;
+* :func:`check_l2_penalty` (lesson 03): the L2 penalty ``lam / 2 * sum (theta - theta_A)^2``;
+* :func:`check_output_layer_fisher` (lesson 05): the empirical diagonal Fisher of the output
+  layer, written without a loop over examples.
+
+The expected values come from the library's own functions (:func:`~ewc_helpers.evaluation.accuracies`'
+model, :func:`~ewc_helpers.penalties.l2_penalty`, :func:`~ewc_helpers.fisher.compute_fisher`),
+never from stored numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _env  # noqa: F401
+
+import keras
+import tensorflow as tf
+
+__all__ = ["Check", "check_loss_curve", "check_l2_penalty", "check_output_layer_fisher", "task_loss"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of an exercise check: ``passed`` and the ``message`` printed for the student."""
+
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Check({'right' if self.passed else 'not yet'}: {self.message})"
+
+
+def _report(passed: bool, message: str, verbose: bool) -> Check:
+    check = Check(bool(passed), ("right: " if passed else "not yet: ") + message)
+    if verbose:
+        print(check.message)
+    return check
+
+
+def _raised(err: Exception) -> str:
+    if isinstance(err, NotImplementedError):
+        return "the stub is not filled in yet (it raises NotImplementedError)"
+    return f"your code raised {type(err).__name__}: {err}"
+
+
+# --------------------------------------------------------------------------- lesson 02
+def task_loss(model, task, split: str = "test") -> float:
+    """Mean sparse cross-entropy of ``model``'s logits on one split of ``task`` (the value a
+    :func:`check_loss_curve` answer records)."""
+    x, y = task.arrays(split)
+    logits = model(x, training=False)
+    return float(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)))
+
+
+class _ReferenceLossCurve(keras.callbacks.Callback):
+    def __init__(self, tasks: dict, every: int):
+        super().__init__()
+        self.tasks, self.every, self.records, self.batches = tasks, every, [], 0
+
+    def _record(self):
+        self.records.append({"step": self.batches,
+                             **{name: task_loss(self.model, t) for name, t in self.tasks.items()}})
+
+    def on_train_begin(self, logs=None):
+        self.batches = 0
+        self._record()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.batches % self.every == 0:
+            self._record()
+
+
+def check_loss_curve(callback_class, tasks: dict, every: int = 3, batches: int = 7,
+                     verbose: bool = True) -> Check:
+    """Check a forgetting-curve callback ``callback_class(tasks, every)``.
+
+    Expected: its ``records`` is a list of dicts ``{"step": batches seen, <task name>: test loss,
+    ...}``, one before training (step 0) and one after every ``every`` batches, where the loss is
+    the mean sparse cross-entropy on the task's test split (:func:`task_loss`). The check trains a
+    small model for ``batches`` batches of task ``"B"`` with the student's callback and a reference
+    one side by side, so both see the same weights."""
+    if not isinstance(tasks, dict) or "B" not in tasks:
+        raise ValueError("tasks must be the lesson's dict of tasks, with a task 'B' to train on")
+    from .models import build_mlp
+    from .reproducibility import set_seed
+
+    watched = {name: tasks[name] for name in ("A", "B") if name in tasks}
+    try:
+        mine = callback_class(watched, every)
+    except Exception as err:  # noqa: BLE001  (report any failure to the student)
+        return _report(False, f"creating {getattr(callback_class, '__name__', 'the callback')}"
+                              f"(tasks, every={every}) failed; {_raised(err)}", verbose)
+    if not isinstance(mine, keras.callbacks.Callback):
+        return _report(False, "the class must subclass keras.callbacks.Callback", verbose)
+    reference = _ReferenceLossCurve(watched, every)
+    set_seed(0)
+    model = build_mlp(hidden_units=16)
+    x, y = tasks["B"].arrays("train")
+    n = 32 * batches
+    data = tf.data.Dataset.from_tensor_slices((x[:n], y[:n])).batch(32)
+    try:
+        model.fit(data, epochs=1, verbose=0, shuffle=False, callbacks=[reference, mine])
+    except Exception as err:  # noqa: BLE001
+        return _report(False, f"training with your callback failed; {_raised(err)}", verbose)
+    got, want = getattr(mine, "records", None), reference.records
+    if not isinstance(got, list) or not got:
+        return _report(False, "callback.records is empty: record once in on_train_begin and then in "
+                              "on_train_batch_end every `every` batches", verbose)
+    if len(got) != len(want):
+        return _report(False, f"{len(got)} records after {batches} batches with every={every}; expected "
+                              f"{len(want)} (steps {[r['step'] for r in want]})", verbose)
+    for i, (g, w) in enumerate(zip(got, want)):
+        if not isinstance(g, dict) or set(g) != set(w):
+            return _report(False, f"record {i} should be a dict with keys {sorted(w)}; got {g!r}", verbose)
+        if g["step"] != w["step"]:
+            return _report(False, f"record {i} has step {g['step']}, expected {w['step']} (batches seen "
+                                  "so far, 0 before training)", verbose)
+        for name in watched:
+            if not np.isclose(float(g[name]), w[name], rtol=1e-4, atol=1e-5):
+                hint = (" (that looks like an accuracy, not a loss)" if 0 <= float(g[name]) <= 1 < w[name]
+                        else "")
+                return _report(False, f"record {i}, task {name}: {float(g[name]):.4f}, expected "
+                                      f"{w[name]:.4f}, the mean cross-entropy on the test split{hint}",
+                               verbose)
+    return _report(True, f"{len(got)} records at steps {[r['step'] for r in got]} match the test losses",
+                   verbose)
+
+
+# --------------------------------------------------------------------------- lesson 03
+def check_l2_penalty(penalty_fn, verbose: bool = True) -> Check:
+    """Check ``penalty_fn(variables, theta_a, lam)``, the L2 penalty
+    ``lam / 2 * sum over all weights of (theta - theta_A)^2`` as a scalar tensor, and its gradient
+    ``lam * (theta - theta_A)``, on a few random weight arrays."""
+    rng = np.random.default_rng(0)
+    shapes = [(4, 3), (3,), (3, 2)]
+    theta_a = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    variables = [tf.Variable(t + rng.normal(scale=0.5, size=t.shape).astype(np.float32)) for t in theta_a]
+    lam = 0.7
+    diffs = [v.numpy() - t for v, t in zip(variables, theta_a)]
+    want = lam / 2 * sum(float(np.sum(d ** 2)) for d in diffs)
+    try:
+        with tf.GradientTape() as tape:
+            got = penalty_fn(variables, theta_a, lam)
+        grads = tape.gradient(got, variables) if got is not None else None
+    except Exception as err:  # noqa: BLE001
+        return _report(False, _raised(err), verbose)
+    if got is None:
+        return _report(False, "the function returns None: return the penalty as a tensor", verbose)
+    got_value = np.asarray(got)
+    if got_value.size != 1:
+        return _report(False, f"the penalty must be one number (a scalar); got shape {got_value.shape}: "
+                              "sum over every weight of every array", verbose)
+    got_value = float(got_value.reshape(()))
+    if not np.isclose(got_value, want, rtol=1e-5):
+        ratio = got_value / want if want else float("nan")
+        norms = lam / 2 * sum(float(np.sqrt(np.sum(d ** 2))) for d in diffs)
+        if np.isclose(ratio, 2, rtol=1e-4):
+            hint = "twice the expected value: the factor is lam / 2, not lam"
+        elif np.isclose(ratio, 1 / lam, rtol=1e-4) or np.isclose(ratio, 0.5 / lam, rtol=1e-4):
+            hint = "lam is missing"
+        elif np.isclose(got_value, norms, rtol=1e-4) or np.isclose(got_value, norms / lam, rtol=1e-4):
+            hint = "that is a sum of norms (the article's flaw): square the differences instead"
+        else:
+            hint = f"{ratio:.3g} times the expected value"
+        return _report(False, f"penalty {got_value:.5g}, expected {want:.5g}: {hint}", verbose)
+    if grads is None or any(g is None for g in grads):
+        return _report(False, "the value is right but has no gradient for some weights: compute it "
+                              "with TensorFlow operations on the variables themselves", verbose)
+    if not all(np.allclose(g.numpy(), lam * d, rtol=1e-4, atol=1e-6) for g, d in zip(grads, diffs)):
+        return _report(False, "the value is right but its gradient is not lam * (theta - theta_A)", verbose)
+    return _report(True, f"penalty {got_value:.5g} and its gradient lam * (theta - theta_A) match", verbose)
+
+
+# --------------------------------------------------------------------------- lesson 05
+def check_output_layer_fisher(fisher_fn, model, x, y, verbose: bool = True) -> Check:
+    """Check ``fisher_fn(model, x, y) -> (kernel_F, bias_F)``: the empirical diagonal Fisher of the
+    model's last Dense layer (the mean over examples of the squared gradient of
+    ``log p(y_n | x_n)`` with respect to its kernel and bias), against
+    :func:`~ewc_helpers.fisher.compute_fisher` on the same examples."""
+    from .fisher import compute_fisher
+
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y)
+    reference = compute_fisher(model, (x, y), "empirical")
+    want = [np.asarray(reference[-2]), np.asarray(reference[-1])]
+    try:
+        got = fisher_fn(model, x, y)
+    except Exception as err:  # noqa: BLE001
+        return _report(False, _raised(err), verbose)
+    if got is None or len(got) != 2:
+        return _report(False, "return two arrays: the kernel's Fisher and the bias's Fisher", verbose)
+    got = [np.asarray(g, np.float64) for g in got]
+    for part, g, w in zip(("kernel", "bias"), got, want):
+        if g.shape != w.shape:
+            return _report(False, f"the {part}'s Fisher has shape {g.shape}, expected {w.shape}", verbose)
+        if np.any(g < 0):
+            return _report(False, f"the {part}'s Fisher has negative entries: a Fisher is a mean of "
+                                  "squares", verbose)
+    for part, g, w in zip(("kernel", "bias"), got, want):
+        scale = float(np.max(w))
+        if not np.allclose(g, w, rtol=0, atol=1e-4 * scale):
+            ratio = float(g.sum() / w.sum()) if w.sum() else float("nan")
+            n = len(y)
+            if np.isclose(ratio, n, rtol=0.05) or ratio > 0.2 * n:
+                hint = ("about n times too large: the square of a batch-summed gradient is not the mean "
+                        "of per-example squares")
+            elif np.isclose(ratio, 1.0, rtol=0.05):
+                hint = ("the right total but the wrong pattern: square each example's gradient before "
+                        "averaging, and use the data's labels y")
+            else:
+                hint = (f"its total is {ratio:.3g} times the expected one: average the squared "
+                        "per-example gradients over the examples")
+            worst = float(np.max(np.abs(g - w)))
+            return _report(False, f"the {part}'s Fisher differs by up to {worst:.3g} (largest entry "
+                                  f"{scale:.3g}); {hint}", verbose)
+    return _report(True, f"kernel {want[0].shape} and bias {want[1].shape} Fishers match compute_fisher "
+                         f"on {len(y)} examples", verbose)
