@@ -13,7 +13,9 @@ Each source in ``tools/notebook_sources/`` is a Python file in the "percent" for
 The builder adds to every lesson: its measured run times under the title (from
 ``notebooks/timings.json``), a first code cell that makes sure ``ewc_helpers`` can be imported
 (installing it on Colab from :data:`PACKAGE_SOURCE`), and links to the previous and next lessons
-and the course index at the bottom.
+and the course index at the bottom. Its metadata holds the kernel spec and the ``language_info``
+block exactly as JupyterLab writes them when the kernel connects, so that opening a lesson does
+not mark it changed.
 
 The teachers' edition (``notebooks/teacher/``) is executed top to bottom with
 ``EWC_DATA=embedded``; the students' edition (``notebooks/``) is the same notebook without the
@@ -24,6 +26,8 @@ a notebook belongs to the source it was built from.
     python tools/build_notebooks.py            # every lesson
     python tools/build_notebooks.py 02 04      # the lessons whose names start with these prefixes
     python tools/build_notebooks.py --no-run   # rebuild without executing (outputs dropped)
+    python tools/build_notebooks.py --refresh  # rewrite only the builder's own parts (install cell,
+                                               # kernel spec, language_info); outputs kept
 """
 
 from __future__ import annotations
@@ -46,9 +50,13 @@ NOTEBOOKS = ROOT / "notebooks"
 TEACHER = NOTEBOOKS / "teacher"
 TIMINGS = NOTEBOOKS / "timings.json"
 
-#: Where the lessons' first cell installs ewc_helpers from when it is missing on Colab: the
-#: project's pip requirement (a PyPI name, or "ewc-helpers @ git+https://..." for a repository).
-PACKAGE_SOURCE = "ewc-helpers"
+#: Where the ewc-helpers wheel is published: the one value the lessons' first cell installs from
+#: on Colab when ``ewc_helpers`` is missing. A wheel URL (for example the wheel a course site or a
+#: CI run ships next to the lessons, ``https://.../ewc_helpers-0.2.0-py3-none-any.whl``), a
+#: ``file://`` path, or any pip requirement. Empty while the package is published nowhere: the
+#: cell then installs a wheel uploaded next to the notebook, or says exactly how to make one.
+#: After changing it, ``python tools/build_notebooks.py --refresh`` rewrites every lesson's cell.
+PACKAGE_SOURCE = ""
 #: The kernel spec of a plain ipykernel "python3" kernel, as JupyterLab writes it: a different one
 #: makes JupyterLab rewrite the notebook's metadata, and mark it changed, the moment it opens.
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -60,15 +68,19 @@ STUDENT_NOTE = ("Worked solutions are in the teachers' edition: "
                 "`python -m ewc_helpers notebooks FOLDER --teacher` copies it out.")
 
 INSTALL_CELL = '''\
-# Make sure the course's helper package can be imported (this installs it on Colab only).
-import importlib.util, sys
-PACKAGE_SOURCE = "{source}"  # where ewc_helpers comes from
+# Make sure the course's helper package can be imported (on Colab, this installs it).
+import glob, importlib, importlib.util, sys
+PACKAGE_SOURCE = "{source}"  # where the ewc-helpers wheel is published ("": not yet)
+on_colab, wheels = "google.colab" in sys.modules, sorted(glob.glob("ewc_helpers-*.whl"))
+if importlib.util.find_spec("ewc_helpers") is None and on_colab and (PACKAGE_SOURCE or wheels):
+    get_ipython().run_line_magic("pip", f"install --quiet {{(PACKAGE_SOURCE or wheels[-1])!r}}")
+    importlib.invalidate_caches()
 if importlib.util.find_spec("ewc_helpers") is None:
-    if "google.colab" in sys.modules:
-        get_ipython().run_line_magic("pip", f"install --quiet {{PACKAGE_SOURCE!r}}")
-    else:
-        raise ModuleNotFoundError(f"ewc_helpers is missing: run  pip install {{PACKAGE_SOURCE}}  "
-                                  "(or  pip install -e .  in the course folder) and restart the kernel")
+    raise ModuleNotFoundError("ewc_helpers is missing. " + (
+        "Make its wheel in the course repository (pip install build && python -m build --wheel), "
+        "upload dist/ewc_helpers-*.whl to /content with the Files pane, and run this cell again."
+        if on_colab else "Run  pip install -e .  in the course repository (or pip install the "
+        "wheel it builds), then restart the kernel."))
 import ewc_helpers  # first, so that TensorFlow starts without its wall of notices'''
 
 
@@ -161,7 +173,7 @@ def assemble(source: Path, timings: dict, sources: list | None = None) -> nbform
     nb_cells, install_added = [], False
     for i, cell in enumerate(cells):
         if cell["kind"] == "code" and not install_added:
-            nb_cells.append(nbformat.v4.new_code_cell(INSTALL_CELL.format(source=PACKAGE_SOURCE)))
+            nb_cells.append(nbformat.v4.new_code_cell(install_cell()))
             install_added = True
         text = cell["source"]
         if cell["solution"]:
@@ -176,7 +188,6 @@ def assemble(source: Path, timings: dict, sources: list | None = None) -> nbform
     nb_cells.append(nbformat.v4.new_markdown_cell(nav_cell(sources.index(source), sources)))
     nb = nbformat.v4.new_notebook(cells=nb_cells)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = {"name": "python"}
     return nb
 
 
@@ -196,8 +207,30 @@ def student_edition(teacher: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _tidy(nb):
-    """Keep the committed files small and stable: no per-run metadata."""
+def kernel_language_info(timeout: float = 60) -> dict:
+    """The ``language_info`` block the lessons' kernel (``python3``) reports when it connects.
+
+    JupyterLab writes exactly this block into a notebook's metadata as soon as its kernel is
+    connected, and marks the notebook changed unless the block is there already (it compares the
+    whole block: name, version, mimetype, codemirror_mode, pygments_lexer, nbconvert_exporter and
+    file_extension). So the builder writes it as the kernel reports it, rather than a stub."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name=KERNELSPEC["name"], startup_timeout=timeout)
+    try:
+        client.kernel_info()
+        reply = client.get_shell_msg(timeout=timeout)
+        while reply["msg_type"] != "kernel_info_reply":
+            reply = client.get_shell_msg(timeout=timeout)
+        return dict(reply["content"]["language_info"])
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _tidy(nb, language_info: dict):
+    """Keep the committed files small and stable: no per-run metadata. The kernel spec and
+    ``language_info`` are written as JupyterLab writes them (see :func:`kernel_language_info`)."""
     nb.metadata.pop("widgets", None)  # saved widget state is not committed
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
@@ -206,7 +239,7 @@ def _tidy(nb):
                             if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
         cell["id"] = f"cell-{i:03d}"  # stable ids: a rebuild changes only what changed
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["language_info"] = copy.deepcopy(language_info)
     return nb
 
 
@@ -241,11 +274,12 @@ def execute(nb, data: str = "embedded", timeout: int = 900) -> float:
             os.environ["EWC_DATA"] = env_before
 
 
-def build(source: Path, run: bool = True) -> Path:
+def build(source: Path, run: bool = True, language_info: dict | None = None) -> Path:
     timings = read_timings()
     teacher = assemble(source, timings)
     if run:
         seconds = execute(teacher)
+        language_info = teacher.metadata["language_info"]  # as the kernel reported it to nbclient
         entry = timings.setdefault(source.stem, {})
         if entry.get("source") != source_hash(source):
             entry.pop("fullsize", None)  # measured on another source: stale
@@ -254,16 +288,45 @@ def build(source: Path, run: bool = True) -> Path:
         update_course_index(timings)
         teacher.cells[1].source = times_cell(source.stem, timings)
         print(f"{source.stem}: executed in {seconds:.0f} s")
+    language_info = language_info or kernel_language_info()
     TEACHER.mkdir(parents=True, exist_ok=True)
-    nbformat.write(_tidy(teacher), TEACHER / f"{source.stem}.ipynb")
-    nbformat.write(_tidy(student_edition(teacher)), NOTEBOOKS / f"{source.stem}.ipynb")
+    nbformat.write(_tidy(teacher, language_info), TEACHER / f"{source.stem}.ipynb")
+    nbformat.write(_tidy(student_edition(teacher), language_info), NOTEBOOKS / f"{source.stem}.ipynb")
     return NOTEBOOKS / f"{source.stem}.ipynb"
+
+
+def install_cell() -> str:
+    return INSTALL_CELL.format(source=PACKAGE_SOURCE)
+
+
+def refresh(source: Path, language_info: dict) -> list:
+    """Rewrite the builder's own parts of both committed editions of ``source`` without executing
+    anything: the install cell (from :data:`PACKAGE_SOURCE`), the kernel spec and
+    ``language_info``. Every other cell, and every output, stays as committed. Returns the paths
+    written."""
+    written = []
+    for path in (TEACHER / f"{source.stem}.ipynb", NOTEBOOKS / f"{source.stem}.ipynb"):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: build it first (python tools/build_notebooks.py {source.stem[:2]})")
+        nb = nbformat.read(path, as_version=4)
+        first = next((c for c in nb.cells if c.cell_type == "code"), None)
+        if first is None or not first.source.startswith("# Make sure the course's helper package"):
+            raise ValueError(f"{path}: its first code cell is not the builder's install cell; rebuild it")
+        first.source = install_cell()
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        nb.metadata["language_info"] = copy.deepcopy(language_info)
+        nbformat.write(nb, path)
+        written.append(path)
+    return written
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("prefixes", nargs="*", help="build only lessons whose names start with these")
     parser.add_argument("--no-run", action="store_true", help="do not execute")
+    parser.add_argument("--refresh", action="store_true",
+                        help="rewrite only the install cell, kernel spec and language_info of the "
+                             "committed lessons (nothing executed, outputs kept)")
     args = parser.parse_args(argv)
     sources = lessons()
     if args.prefixes:
@@ -271,6 +334,12 @@ def main(argv=None) -> int:
     if not sources:
         print("no notebook sources matched", file=sys.stderr)
         return 1
+    if args.refresh:
+        info = kernel_language_info()
+        for source in sources:
+            for path in refresh(source, info):
+                print(f"refreshed {path.relative_to(ROOT)}")
+        return 0
     for source in sources:
         build(source, run=not args.no_run)
     return 0
