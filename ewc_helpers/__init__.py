@@ -46,7 +46,7 @@ _EXPORTS = {
     "fit_task": "training", "make_anchor": "training", "fisher_data": "training",
     "TrainingError": "training",
     "accuracy": "evaluation", "accuracies": "evaluation", "AccuracyMatrix": "evaluation",
-    "AccuracyHistory": "evaluation", "noise_margin": "evaluation",
+    "AccuracyHistory": "evaluation", "noise_margin": "evaluation", "correct_answers": "evaluation",
     # statistics that fit the claims: over seeds, and on one shared test set
     "mean_std": "stats", "paired_interval": "stats", "compare_seeds": "stats",
     "compare_on_test_set": "stats", "mcnemar": "stats", "paired_bootstrap": "stats",

@@ -38,7 +38,8 @@ def reproduce(args) -> int:
             lams=sequences.FULL_SEQUENCE_LAMS if args.full_grid else None)
         title = (f"Permuted MNIST ({mnist.source}): {args.tasks} tasks in sequence, {args.seeds} seed(s), "
                  f"{args.epochs} epochs per task, online-EWC gamma {args.gamma:g} (lam chosen on validation)\n"
-                 "avg acc: mean test accuracy over every task after the last one; BWT: backward transfer "
+                 "avg acc: mean test accuracy over every task after the last one; learning acc: mean "
+                 "test accuracy on each task right after training on it;\nBWT: backward transfer "
                  "(negative = forgetting);\nbytes held after the last task, ready for the next one")
     elif args.suite == "scenarios":
         from .studies import scenarios

@@ -29,6 +29,20 @@ def accuracy(model, task: Task, split: str = "test") -> float:
     return float(np.mean(np.argmax(logits, axis=1) == y))
 
 
+def correct_answers(model, task: Task, split: str = "test") -> np.ndarray:
+    """Per example of ``task``'s ``split``: did ``model`` label it correctly? (bool array; its mean
+    is :func:`accuracy`). Two models' arrays on the same split feed the paired tests of
+    :mod:`ewc_helpers.stats`."""
+    x, y = task.arrays(split)
+    if len(y) == 0:
+        raise ValueError(f"task {task.name} has no {split} examples")
+    logits = predict_logits(model, x)
+    if task.classes is not None:
+        classes = np.asarray(task.classes)
+        return classes[np.argmax(logits[:, classes], axis=1)] == y
+    return np.argmax(logits, axis=1) == y
+
+
 def noise_margin(n: int, k: float = 3.0, p: float = 0.5) -> float:
     """``k`` binomial standard errors of an accuracy measured on ``n`` examples,
     ``k * sqrt(p * (1 - p) / n)``; with the default ``p = 0.5`` this is the largest it can be.
@@ -54,6 +68,8 @@ class AccuracyMatrix:
 
     ``average_accuracy`` is the mean of the last row. ``backward_transfer`` is the mean over all but
     the last task of ``R[T-1, j] - R[j, j]`` (negative means forgetting; Lopez-Paz & Ranzato 2017).
+    ``learning_accuracy`` is the mean of the diagonal ``R[j, j]``, each task right after training on
+    it (Riemer et al. 2019): a method that keeps old tasks by not learning new ones scores low here.
     """
 
     def __init__(self, task_names, rows=()):
@@ -84,6 +100,11 @@ class AccuracyMatrix:
         return float(np.mean(self.values[-1]))
 
     @property
+    def learning_accuracy(self) -> float:
+        self._check_complete()
+        return float(np.mean(np.diag(self.values)))
+
+    @property
     def backward_transfer(self) -> float:
         self._check_complete()
         r = self.values
@@ -100,13 +121,15 @@ class AccuracyMatrix:
             lines.append(name.ljust(12) + "".join(f"{v:.{digits}f}".rjust(width) for v in row))
         if len(self.rows) == len(self.task_names):
             lines.append(f"average accuracy {self.average_accuracy:.{digits}f}, "
+                         f"learning accuracy {self.learning_accuracy:.{digits}f}, "
                          f"backward transfer {self.backward_transfer:+.{digits}f}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         out = {"tasks": self.task_names, "matrix": self.rows}
         if len(self.rows) == len(self.task_names):
-            out.update(average_accuracy=self.average_accuracy, backward_transfer=self.backward_transfer)
+            out.update(average_accuracy=self.average_accuracy, learning_accuracy=self.learning_accuracy,
+                       backward_transfer=self.backward_transfer)
         return out
 
 

@@ -93,8 +93,8 @@ def test_sweep_summary_best_row_and_table():
              [_result(1.0, 0.6, 0.9), _result(10.0, 0.8, 0.7), _result(100.0, 0.9, 0.4)]]
     rows = sensitivity.sweep_summary(seeds)
     assert [r["lam"] for r in rows] == [1.0, 10.0, 100.0]
-    assert rows[0]["A"] == pytest.approx(0.5) and rows[0]["A_std"] == pytest.approx(0.1)
-    assert rows[1]["score"] == pytest.approx(0.775) and rows[1]["score_std"] == pytest.approx(0.025)
+    assert rows[0]["A"] == pytest.approx(0.5) and rows[0]["A_std"] == pytest.approx(0.1 * 2 ** 0.5)  # ddof=1
+    assert rows[1]["score"] == pytest.approx(0.775) and rows[1]["score_std"] == pytest.approx(0.025 * 2 ** 0.5)
     assert sensitivity.best_row(rows)["lam"] == 10.0
     assert [r.lam for r in sensitivity.at_lam(seeds, 100.0)] == [100.0, 100.0]
     table = sensitivity.sensitivity_table({"m": seeds}, {"m": 2.0})

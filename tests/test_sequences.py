@@ -210,6 +210,7 @@ def test_run_permuted_suite_table_and_json(small_mnist, monkeypatch):
     report = sequences.run_permuted_suite(small_mnist, SETUP, num_tasks=2, lams=lams, progress=None)
     lines = report["table"].splitlines()
     assert "avg acc" in lines[0] and "BWT" in lines[0] and "bytes held" in lines[0]
+    assert "learning acc" in lines[0] and all(0 <= r["learning"] <= 1 for r in report["rows"])
     labels = [row["label"] for row in report["rows"]]
     assert labels == ["naive", "L2", "EWC", "online EWC"]
     assert all(any(line.startswith(label) for line in lines) for label in labels)

@@ -158,13 +158,13 @@ def test_summarize_two_task_results_over_seeds():
     rows = common.summarize(runs)
     naive, ewc = rows
     assert (naive["label"], naive["lam"], naive["n"], naive["tasks"]) == ("naive", [], 2, ["A", "B"])
-    assert naive["test"]["A"] == pytest.approx(0.3) and naive["test_std"]["A"] == pytest.approx(0.1)
+    assert naive["test"]["A"] == pytest.approx(0.3) and naive["test_std"]["A"] == pytest.approx(0.1 * 2 ** 0.5)  # ddof=1
     assert ewc["lam"] == [100.0, 300.0] and ewc["average"] == pytest.approx(0.75)
     assert ewc["average_std"] == pytest.approx(0.0) and ewc["bwt"] is None and ewc["memory"] is None
     text = common.format_table(rows)
     lines = text.splitlines()
     assert "task A" in lines[0] and "task B" in lines[0] and set(lines[1]) == {"-"}
-    assert lines[2].startswith("naive") and "0.300 ± 0.100" in lines[2]
+    assert lines[2].startswith("naive") and "0.300 ± 0.141" in lines[2]
     assert lines[3].startswith("EWC") and "100,300" in lines[3]
     one_seed = common.format_table(common.summarize(runs[:1]))
     assert "±" not in one_seed and "0.200" in one_seed  # std only with several seeds
@@ -178,12 +178,12 @@ def test_summarize_sequence_results_with_matrices():
             [seq_result("naive", None, [0.5, 0.9], 0.9, {"arrays": 0, "bytes": 0}),
              seq_result("online_ewc", 10.0, [0.8, 0.8], 0.9, {"arrays": 8, "bytes": 800})]]
     naive, online = common.summarize(runs)
-    assert naive["bwt"] == pytest.approx(-0.5) and naive["bwt_std"] == pytest.approx(0.1)
+    assert naive["bwt"] == pytest.approx(-0.5) and naive["bwt_std"] == pytest.approx(0.1 * 2 ** 0.5)  # ddof=1
     assert online["bwt"] == pytest.approx(-0.2) and online["memory"] == 800 and naive["memory"] == 0
     text = common.format_table([naive, online], ("average", "bwt", "memory"))
     head, _, l1, l2 = text.splitlines()
     assert "avg acc" in head and "BWT" in head and "bytes held" in head
-    assert "-0.500 ± 0.100" in l1 and l2.startswith("online EWC") and "800" in l2
+    assert "-0.500 ± 0.141" in l1 and l2.startswith("online EWC") and "800" in l2
 
 
 def test_summarize_and_format_table_refuse_bad_input():

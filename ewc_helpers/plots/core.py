@@ -342,16 +342,28 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
     return fig
 
 
-def _draw_matrix(ax, values, fontsize=8, short=False):
-    """An accuracy matrix as an image with each value written in its cell (".87" when short)."""
+#: The colour that outlines the diagonal of an accuracy matrix (each task right after training on it).
+DIAGONAL_COLOR = "#e4572e"
+
+
+def _draw_matrix(ax, values, fontsize=8, short=False, diagonal=True):
+    """An accuracy matrix as an image with each value written in its cell (".87" when short).
+
+    With ``diagonal`` the cells ``R[j, j]`` (task j right after training on it: their mean is the
+    learning accuracy) are outlined and their values set in bold, so a method that keeps old tasks
+    by failing to learn new ones shows as a dark diagonal."""
     ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             text = f"{values[i, j]:.2f}"
             if short:
-                text = text[1:] if values[i, j] < 1 else "1.0"
-            ax.text(j, i, text, ha="center", va="center",
+                text = text[1:] if text.startswith("0") else "1.0"  # 0.998 prints "1.0", not ".00"
+            ax.text(j, i, text, ha="center", va="center", fontweight="bold" if diagonal and i == j else None,
                     color="w" if values[i, j] < 0.6 else "k", fontsize=fontsize)
+    if diagonal:
+        for j in range(min(values.shape)):
+            ax.add_patch(plt.Rectangle((j - 0.5, j - 0.5), 1, 1, fill=False, lw=2.2,
+                                       edgecolor=DIAGONAL_COLOR, clip_on=False))
 
 
 def _bar_values(r):

@@ -85,7 +85,7 @@ def movement_summary(reports: dict, title: str = "how far task B moved the weigh
         w = 0.8 / len(getters)
         for k, (get, lab, col) in enumerate(zip(getters, labels, colors)):
             vals = [np.array([get(r) for r in reports[n]], dtype=float) for n in names]
-            std = [v.std() for v in vals]
+            std = [v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]  # sample std over seeds
             ax.bar(x + (k - (len(getters) - 1) / 2) * w, [v.mean() for v in vals], w,
                    yerr=std if any(e > 0 for e in std) else None, color=col, label=lab, capsize=2)
         ax.set_xticks(x, names, fontsize=8)

@@ -8,20 +8,37 @@ import numpy as np
 
 import matplotlib.pyplot as plt
 
-from .core import _legend_outside, _field, _draw_matrix, METHOD_COLORS
+from .core import _legend_outside, _field, _draw_matrix, METHOD_COLORS, DIAGONAL_COLOR
+
+
+def _diagonal_note(fig, y=0.005, fontsize=7):
+    """One line under a figure saying what the outlined diagonal is."""
+    text = "outlined diagonal: each task right after training on it (mean = learning accuracy)"
+    if fig.get_figwidth() < 6:  # too narrow for one line
+        text = text.replace(" (", "\n(")
+    fig.text(0.5, y, text, ha="center", va="bottom", fontsize=fontsize, color=DIAGONAL_COLOR)
+
+
+def _learning_text(m) -> str:
+    if len(m.rows) != len(m.task_names):
+        return ""
+    return f"learning {m.learning_accuracy:.2f}, avg {m.average_accuracy:.2f}"
 
 
 def accuracy_heatmap(matrix, title: str = "accuracy matrix"):
-    """Heat map of an :class:`~ewc_helpers.evaluation.AccuracyMatrix` (row: after task i)."""
+    """Heat map of an :class:`~ewc_helpers.evaluation.AccuracyMatrix` (row: after task i); the
+    diagonal (each task right after training on it) is outlined."""
     values = matrix.values
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * values.shape[1], 1.0 + 0.6 * values.shape[0]))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * values.shape[1], 1.5 + 0.6 * values.shape[0]))
     _draw_matrix(ax, values, fontsize=8)
     ax.set_xticks(range(values.shape[1]), [f"on {n}" for n in matrix.task_names])
     ax.set_yticks(range(values.shape[0]), [f"after {n}" for n in matrix.task_names[: values.shape[0]]])
     ax.set_xlabel("test accuracy on task")
     ax.set_ylabel("after training on task")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    extra = _learning_text(matrix)
+    ax.set_title(title + (f"\n{extra}" if extra else ""), fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _diagonal_note(fig)
     return fig
 
 
@@ -35,7 +52,8 @@ def sequence_curves(results: dict, title: str = "accuracy on every task after ea
         steps = np.arange(1, v.shape[0] + 1)
         for j, task in enumerate(m.task_names):
             ax.plot(steps[j:], v[j:, j], "o-", ms=3, label=task)
-        ax.set_title(f"{name}\navg {m.average_accuracy:.2f}, BWT {m.backward_transfer:+.2f}", fontsize=9)
+        ax.set_title(f"{name}\navg {m.average_accuracy:.2f}, learning {m.learning_accuracy:.2f}, "
+                     f"BWT {m.backward_transfer:+.2f}", fontsize=8)
         ax.set_xlabel("after training task")
         ax.set_xticks(steps)
         ax.grid(alpha=0.3)
@@ -93,22 +111,26 @@ def sequence_sweep(sweeps: dict, chosen: dict | None = None,
 
 
 def accuracy_heatmaps(results: dict, title: str = "accuracy matrices (row: after training task i)"):
-    """:func:`accuracy_heatmap` for several methods side by side (``results``: name -> result)."""
+    """:func:`accuracy_heatmap` for several methods side by side (``results``: name -> result);
+    each panel outlines its diagonal and gives its learning and average accuracy."""
     names = list(results)
     first = _field(results[names[0]], "matrix")
     size = len(first.task_names)
-    fig, axes = plt.subplots(1, len(names), figsize=(0.55 * size * len(names) + 1.5, 0.55 * size + 1.3))
+    fig, axes = plt.subplots(1, len(names), figsize=(0.55 * size * len(names) + 1.5, 0.55 * size + 1.8))
     for ax, name in zip(np.atleast_1d(axes), names):
-        values = _field(results[name], "matrix").values
+        m = _field(results[name], "matrix")
+        values = m.values
         _draw_matrix(ax, values, fontsize=7, short=True)
         names_ = _field(results[name], "matrix").task_names
         ax.set_xticks(range(len(names_)), names_, fontsize=7)
         ax.set_yticks(range(values.shape[0]), names_[: values.shape[0]], fontsize=7)
         ax.set_xlabel("accuracy on", fontsize=8)
-        ax.set_title(name, fontsize=9)
+        extra = _learning_text(m)
+        ax.set_title(name + (f"\n{extra}" if extra else ""), fontsize=8)
     np.atleast_1d(axes)[0].set_ylabel("after training", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _diagonal_note(fig)
     return fig
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -76,10 +77,42 @@ def scaled_epochs(n_train: int, epochs: int = REFERENCE_EPOCHS, reference_exampl
     return int(min(epochs, max(1, round(steps / math.ceil(int(n_train) / batch_size)))))
 
 
+#: The environment variable that shifts every seed a lesson uses (``conftest.py`` sets it from
+#: ``EWC_TEST_SEED``, so that ``EWC_TEST_SEED=1 python -m pytest`` re-runs the course on other seeds).
+SEED_ENV_VAR = "EWC_SEED"
+
+
+def seed_offset() -> int:
+    """The shift ``EWC_SEED`` gives every lesson seed (0 when unset)."""
+    text = os.environ.get(SEED_ENV_VAR, "").strip()
+    if not text:
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"{SEED_ENV_VAR} must be a whole number >= 0 (the shift of every lesson "
+                         f"seed); got {text!r}")
+    return value
+
+
+def lesson_seed(seed: int = 0) -> int:
+    """Seed ``seed`` of a lesson, shifted by ``EWC_SEED``: ``lesson_seed(0)`` is the lesson's first."""
+    return int(seed) + seed_offset()
+
+
+def lesson_seeds(n: int) -> list:
+    """The ``n`` seeds of a lesson that runs over several: ``[lesson_seed(0), ..., lesson_seed(n-1)]``."""
+    return [lesson_seed(s) for s in range(int(n))]
+
+
 def lesson_setup(task, epochs: int = REFERENCE_EPOCHS, reference_examples: int = REFERENCE_EXAMPLES,
                  **fields) -> Setup:
     """The lessons' :class:`Setup` for data the size of ``task``'s training split: every phase
-    trained for :func:`scaled_epochs` epochs (6 on the embedded digits, 1 on full MNIST)."""
+    trained for :func:`scaled_epochs` epochs (6 on the embedded digits, 1 on full MNIST). Its
+    ``seed`` (0 unless given) is shifted by ``EWC_SEED`` (see :func:`lesson_seed`)."""
+    fields["seed"] = lesson_seed(fields.get("seed", 0))
     setup = Setup(**fields)
     n = len(task.split("train"))
     return setup.with_epochs(scaled_epochs(n, epochs, reference_examples, setup.batch_size))
@@ -134,6 +167,11 @@ class Result:
     @property
     def backward_transfer(self) -> float | None:
         return self.matrix.backward_transfer if self.matrix is not None else None
+
+    @property
+    def learning_accuracy(self) -> float | None:
+        """Mean test accuracy on each task right after training on it (None for two-task results)."""
+        return self.matrix.learning_accuracy if self.matrix is not None else None
 
     def to_dict(self) -> dict:
         """A JSON-able copy (matrices as dicts, no model)."""
@@ -228,13 +266,23 @@ def sweep(run, lams, progress=None) -> list:
 
 
 # --------------------------------------------------------------------------- tables over seeds
+def _std(values, axis=None):
+    """Sample standard deviation over seeds (``ddof = 1``); 0 for a single seed, whose tables show
+    no spread (``n`` says how many seeds)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[0] if axis == 0 else values.size
+    return np.std(values, axis=axis, ddof=1) if n > 1 else np.zeros_like(np.mean(values, axis=axis))
+
+
 def summarize(runs: list) -> list:
-    """Mean and std over seeds, one row per method.
+    """Mean and sample std (``ddof = 1``) over seeds, one row per method.
 
     ``runs`` holds one list of :class:`Result` per seed, the methods in the same order. A row has
     ``method``, ``label``, ``lam`` (the values chosen), ``n``, ``tasks``, ``test`` and ``test_std``
-    (per task), ``average`` and ``average_std``, ``bwt`` and ``bwt_std`` (None for two-task
-    results), and ``memory`` (bytes held after the last task, if the method reports it).
+    (per task), ``average`` and ``average_std``, ``learning`` and ``learning_std`` (learning
+    accuracy: the mean of each task's accuracy right after training on it), ``bwt`` and ``bwt_std``
+    (None for two-task results), ``per_seed`` (average, learning and BWT of every seed, in seed
+    order, for paired comparisons with :func:`ewc_helpers.stats.compare_seeds`), and ``memory`` (bytes held after the last task, if the method reports it).
     """
     if not runs or not runs[0]:
         raise ValueError("no results to summarise")
@@ -247,13 +295,17 @@ def summarize(runs: list) -> list:
         test = np.array([[r.test[t] for t in tasks] for r in rs])
         avg = np.array([r.average_accuracy for r in rs])
         bwt = [r.backward_transfer for r in rs]
+        learning = [r.learning_accuracy for r in rs]
         rows.append({
             "method": first.method, "label": first.label, "lam": [r.lam for r in rs if r.lam is not None],
             "n": len(rs), "tasks": tasks, "test": dict(zip(tasks, test.mean(0).tolist())),
-            "test_std": dict(zip(tasks, test.std(0).tolist())),
-            "average": float(avg.mean()), "average_std": float(avg.std()),
+            "test_std": dict(zip(tasks, _std(test, axis=0).tolist())),
+            "average": float(avg.mean()), "average_std": float(_std(avg)),
+            "learning": None if learning[0] is None else float(np.mean(learning)),
+            "learning_std": None if learning[0] is None else float(_std(learning)),
             "bwt": None if bwt[0] is None else float(np.mean(bwt)),
-            "bwt_std": None if bwt[0] is None else float(np.std(bwt)),
+            "bwt_std": None if bwt[0] is None else float(_std(bwt)),
+            "per_seed": {"average": avg.tolist(), "learning": learning, "bwt": bwt},
             "memory": None if first.memory is None else first.memory.get("bytes"),
         })
     return rows
@@ -270,7 +322,7 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
     """Rows of :func:`summarize` as a text table.
 
     ``columns`` picks what follows the method and its lam: ``"tasks"`` (test accuracy per task),
-    ``"average"``, ``"bwt"`` and ``"memory"``. ``published`` maps a method label to published
+    ``"average"``, ``"learning"`` (learning accuracy), ``"bwt"`` and ``"memory"``. ``published`` maps a method label to published
     figures (a tuple, one per column of ``columns`` that is per task or average), shown after ours
     and headed ``published_label``. ``with_std`` defaults to showing std when there is more than
     one seed.
@@ -287,6 +339,9 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
         elif col == "average":
             heads.append("avg acc")
             getters.append(lambda r: _cell(r["average"], r["average_std"] if std else None))
+        elif col == "learning":
+            heads.append("learning acc")
+            getters.append(lambda r: _cell(r["learning"], r["learning_std"] if std and r["learning"] is not None else None))
         elif col == "bwt":
             heads.append("BWT")
             getters.append(lambda r: _cell(r["bwt"], r["bwt_std"] if std and r["bwt"] is not None else None, "+"))
@@ -300,7 +355,7 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
             heads.append("bytes held")
             getters.append(lambda r: "-" if r["memory"] is None else f"{r['memory']:,}")
         else:
-            raise ValueError(f"unknown column {col!r}; choose tasks, average, bwt, memory, val or scale")
+            raise ValueError(f"unknown column {col!r}; choose tasks, average, learning, bwt, memory, val or scale")
     label_w = max(8, *(len(r["label"]) for r in rows)) + 2
     lams = [",".join(f"{x:g}" for x in sorted(set(r["lam"]))) if r["lam"] else "-" for r in rows]
     lam_w = max(5, *(len(x) for x in lams))

@@ -15,7 +15,7 @@ import numpy as np
 from ..fisher import METHODS as FISHER_METHODS
 from ..training import make_anchor
 from . import task_a_cache
-from .common import Result, Setup, choose_lam, format_table, sweep
+from .common import Result, Setup, _std, choose_lam, format_table, sweep
 from .two_tasks import LamSweeper, train_task_a
 
 #: lam grids per variant (``None``: plain L2, F = 1; otherwise a Fisher method), for lessons
@@ -103,7 +103,7 @@ def _cached_sweep(run, lams, cache, a_result, setup, dropout, fisher_method, anc
 
 
 def sweep_summary(per_seed: list, split: str = "val") -> list:
-    """Mean and std over seeds at each lam of a sweep.
+    """Mean and sample std (``ddof = 1``) over seeds at each lam of a sweep.
 
     ``per_seed`` is a list (one per seed) of equally long lists of :class:`Result` over one lam
     grid. Returns ``[{"lam", "A", "B", "A_std", "B_std", "score", "score_std", "n"}]`` in grid
@@ -119,9 +119,9 @@ def sweep_summary(per_seed: list, split: str = "val") -> list:
         a = np.array([getattr(rs[i], split)["A"] for rs in per_seed])
         b = np.array([getattr(rs[i], split)["B"] for rs in per_seed])
         score = (a + b) / 2
-        rows.append({"lam": lam, "A": float(a.mean()), "B": float(b.mean()), "A_std": float(a.std()),
-                     "B_std": float(b.std()), "score": float(score.mean()),
-                     "score_std": float(score.std()), "n": len(per_seed)})
+        rows.append({"lam": lam, "A": float(a.mean()), "B": float(b.mean()), "A_std": float(_std(a)),
+                     "B_std": float(_std(b)), "score": float(score.mean()),
+                     "score_std": float(_std(score)), "n": len(per_seed)})
     return rows
 
 

@@ -26,11 +26,16 @@ from ..reproducibility import set_seed
 from ..tasks import make_permuted_tasks
 from ..training import fit_task, make_anchor
 from .common import Result, Setup, format_table, new_model, search_lam, summarize
+from ..stats import compare_seeds
 
 SEQUENCE_METHODS = ("naive", "l2", "ewc", "online_ewc")
 #: The permuted suite's setup: 5 epochs per task and a Fisher from 1,000 random training examples
 #: of the task just learnt, so that the suite takes about 2 minutes on 2 cores (embedded digits).
 PERMUTED_SETUP = Setup(epochs_per_task=5, fisher_examples=1000)
+#: The equivalence margin of the suite's paired comparisons: two methods whose paired interval
+#: over seeds lies inside ±0.02 differ by less than two test digits in a hundred, which these
+#: tables do not count as a difference worth a claim.
+EQUIVALENCE_DELTA = 0.02
 #: Starting grids (half-decade steps); search_lam extends them while the best is at an end.
 SEQUENCE_LAMS = {"l2": (0.003, 0.01, 0.03), "ewc": (30.0, 100.0, 300.0), "online_ewc": (30.0, 100.0, 300.0)}
 FULL_SEQUENCE_LAMS = {
@@ -138,6 +143,21 @@ def sequence_runner(tasks, setup: Setup, method: str, gamma: float = 1.0, first:
     return run
 
 
+def paired_comparisons(rows: list, of: str = "online EWC", delta: float = EQUIVALENCE_DELTA) -> list:
+    """One sentence per other method and measure: what the paired-by-seed interval of ``of`` minus
+    that method allows one to say about average and learning accuracy
+    (see :func:`ewc_helpers.stats.verdict`)."""
+    first = next(r for r in rows if r["label"] == of)
+    out = []
+    for r in rows:
+        if r is first:
+            continue
+        for key, what in (("average", "average accuracy"), ("learning", "learning accuracy")):
+            v = compare_seeds(first["per_seed"][key], r["per_seed"][key], delta, names=(of, r["label"]))
+            out.append(f"{what}: {v.words}")
+    return out
+
+
 def run_permuted_suite(mnist, setup: Setup = PERMUTED_SETUP, num_tasks: int = 5, seeds: int = 1,
                        gamma: float = 1.0, lams: dict | None = None, progress=print) -> dict:
     """Permuted MNIST: ``num_tasks`` tasks in sequence with naive, L2, per-task EWC and online EWC.
@@ -170,13 +190,19 @@ def run_permuted_suite(mnist, setup: Setup = PERMUTED_SETUP, num_tasks: int = 5,
             extended += [f"seed {seed}, {method}: {m}" for m in search.extended]
             chosen.append(search.best)
         for r in chosen:
-            say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  BWT {r.backward_transfer:+.3f}"
+            say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  learning {r.learning_accuracy:.3f}"
+                f"  BWT {r.backward_transfer:+.3f}"
                 + (f"  (lam {r.lam:g})" if r.lam is not None else ""))
         runs.append(chosen)
         records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
                         "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
     rows = summarize(runs)
-    return {"suite": "permuted", "table": format_table(rows, ("average", "bwt", "memory")), "rows": rows,
+    comparisons = paired_comparisons(rows) if int(seeds) > 1 else []
+    table = format_table(rows, ("average", "learning", "bwt", "memory"))
+    if comparisons:
+        table += "\n" + "\n".join(comparisons)
+    return {"suite": "permuted", "table": table, "rows": rows, "comparisons": comparisons,
+            "equivalence_delta": EQUIVALENCE_DELTA,
             "num_tasks": int(num_tasks), "gamma": gamma, "epochs_per_task": setup.epochs_per_task,
             "fisher_examples": setup.fisher_examples, "lams": {k: list(v) for k, v in grids.items()},
             "extended": extended, "runs": records}
