@@ -24,6 +24,8 @@ commands:
                 python -m ewc_helpers standin ~/mnist-standin
   notebooks   copy the lessons into a folder (students' edition, or --teacher with solutions)
                 python -m ewc_helpers notebooks ~/ewc-course
+  site        build the course as a static website from the committed lessons (offline)
+                python -m ewc_helpers site ~/ewc-site
 
 Run "python -m ewc_helpers COMMAND --help" for a command's options.
 """
@@ -106,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     nb.add_argument("--teacher", action="store_true", help="the teachers' edition, with worked solutions")
     nb.add_argument("--overwrite", action="store_true", help="replace notebooks already in the folder")
     nb.set_defaults(subparser=nb)
+
+    site = _parser(sub, "site", "build the course as a static website from the committed lessons",
+                   "python -m ewc_helpers site ~/ewc-site && xdg-open ~/ewc-site/index.html")
+    site.add_argument("dest", type=Path, help="a new or empty folder, or a site built here before (replaced)")
+    site.add_argument("--repository", default="", metavar="OWNER/NAME",
+                      help="the course's GitHub repository: adds Binder and (if the lessons name a package "
+                           "source) Colab links to every lesson")
+    site.add_argument("--branch", default="main", help="the repository's branch for those links (default main)")
+    site.set_defaults(subparser=site)
     return parser
 
 
@@ -159,6 +170,10 @@ def main(argv=None) -> int:
         from ._cli import standin
 
         return standin(args)
+    if args.command == "site":
+        from .site import main as build_site  # Sphinx runs in a child process; no TensorFlow
+
+        return build_site(args)
     from ._cli import copy_notebooks
 
     return copy_notebooks(args)
