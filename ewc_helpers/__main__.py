@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the course's GitHub repository: adds Binder and (if the lessons name a package "
                            "source) Colab links to every lesson")
     site.add_argument("--branch", default="main", help="the repository's branch for those links (default main)")
+    site.add_argument("--wheel", type=Path, default=None, metavar="WHEEL",
+                      help="ship this built ewc_helpers wheel in DEST/wheels/ and link it from every lesson")
     site.set_defaults(subparser=site)
     return parser
 

@@ -13,7 +13,9 @@ already executed lessons; nothing is executed again (``nb_execution_mode = "off"
 * maths typeset by a copy of MathJax that ships inside the site (from the ``sphinx-mathjax-offline``
   package), so that the site works without a network;
 * under each lesson's title, a link to download the notebook and, where the route works, links to
-  run it on Colab or Binder (see :func:`launch_links`).
+  run it on Colab or Binder (see :func:`launch_links`);
+* with ``--wheel``, a built ewc_helpers wheel in ``wheels/``, linked from every lesson: published
+  with the site, its address can be the lessons' ``PACKAGE_SOURCE`` (tools/build_notebooks.py).
 
 The build needs no network. It reads the course repository this module sits in (a checkout or an
 editable install); an installed wheel holds the lessons but not the rest of the site.
@@ -62,6 +64,8 @@ class Launch:
     repository: str = ""
     branch: str = "main"
     package_source: str = ""
+    #: The file name of an ewc_helpers wheel shipped with the site (in its ``wheels/`` folder), or "".
+    wheel: str = ""
 
 
 # --------------------------------------------------------------------------- inputs
@@ -131,6 +135,9 @@ def _launch_cell(name: str, launch: Launch) -> dict:
     parts += [f"[{label}]({url})" for label, url in launch_links(name, launch)]
     text = ("**Run this lesson:** " + " · ".join(parts) + ", or get every lesson with "
             "`python -m ewc_helpers notebooks FOLDER`.")
+    if launch.wheel:
+        text += (f' The package: <a href="../wheels/{launch.wheel}" download>{launch.wheel}</a> '
+                 "(on Colab, upload it beside the notebook and run the first cell).")
     return {"cell_type": "markdown", "metadata": {"tags": ["launch-links"]}, "source": text}
 
 
@@ -175,17 +182,23 @@ def _anchor_targets(text: str) -> str:
     return re.sub(r'^<a id="([^"]+)"></a>\s*$', r"(\1)=", text, flags=re.MULTILINE)
 
 
-def stage(root: Path, folder: Path, launch_repository: str = "", branch: str = "main") -> list:
+def stage(root: Path, folder: Path, launch_repository: str = "", branch: str = "main", wheel=None) -> list:
     """Write the site's sources into ``folder`` (the repository's layout, so that every relative
-    link keeps working); returns the staged lessons' names."""
+    link keeps working); returns the staged lessons' names. ``wheel`` (a built ewc_helpers wheel)
+    is shipped as ``wheels/NAME`` and linked from every lesson."""
     files = course_files(root)
     folder = Path(folder)
+    conf = CONF
+    if wheel is not None:
+        (folder / "_extra" / "wheels").mkdir(parents=True)
+        shutil.copy2(wheel, folder / "_extra" / "wheels" / Path(wheel).name)
+        conf += 'html_extra_path = ["_extra"]\n'
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     (folder / "docs").mkdir(exist_ok=True)
     names = []
     for lesson in files["lessons"]:
         nb = check_students_edition(lesson)
-        launch = Launch(launch_repository, branch, package_source(nb))
+        launch = Launch(launch_repository, branch, package_source(nb), Path(wheel).name if wheel else "")
         cells = nb["cells"]
         at = 2 if len(cells) > 1 and "Run time" in "".join(cells[1].get("source", "")) else 1
         cells.insert(at, _launch_cell(lesson.stem, launch))
@@ -204,7 +217,7 @@ def stage(root: Path, folder: Path, launch_repository: str = "", branch: str = "
     if files["pages"]:
         front += TOCTREE.format(caption="Reference", entries="\n".join(f"docs/{p.stem}" for p in files["pages"]))
     (folder / "index.md").write_text(front, encoding="utf-8")
-    (folder / "conf.py").write_text(CONF, encoding="utf-8")
+    (folder / "conf.py").write_text(conf, encoding="utf-8")
     return names
 
 
@@ -224,10 +237,13 @@ def check_destination(dest: Path) -> Path:
     return dest
 
 
-def build_site(dest, root: Path = ROOT, repository: str = "", branch: str = "main", quiet: bool = True) -> Path:
+def build_site(dest, root: Path = ROOT, repository: str = "", branch: str = "main", wheel=None,
+               quiet: bool = True) -> Path:
     """Build the site into ``dest`` and return the path of its front page (``index.html``).
 
-    ``repository`` ("owner/name" on GitHub) turns on the launch links of :func:`launch_links`.
+    ``repository`` ("owner/name" on GitHub) turns on the launch links of :func:`launch_links`;
+    ``wheel``, a built ``ewc_helpers-*.whl``, is shipped with the site, so that its address can be
+    the lessons' ``PACKAGE_SOURCE`` once the site is published.
     Raises :class:`SiteError` if ``dest`` may not be written, the lessons are not fit to publish,
     or Sphinx reports any warning (a broken link or anchor, a missing image, ...)."""
     dest = check_destination(dest)
@@ -235,11 +251,14 @@ def build_site(dest, root: Path = ROOT, repository: str = "", branch: str = "mai
               if importlib.util.find_spec(m) is None]
     if absent:
         raise SiteError(f"the site needs {', '.join(absent)}: pip install -e \".[site]\" in the course repository")
+    if wheel is not None and not (Path(wheel).is_file() and re.match(r"^ewc_helpers-[^-]+-.+\.whl$", Path(wheel).name)):
+        raise SiteError(f"--wheel {wheel}: not a built ewc_helpers wheel (ewc_helpers-VERSION-...whl); "
+                        "make one with  python -m build --wheel")
     if repository and not _REPOSITORY.match(repository):
         raise SiteError(f"--repository {repository!r}: expected owner/name, as in a GitHub address")
     with tempfile.TemporaryDirectory(prefix="ewc-site-") as tmp:
         source, out, warnings = Path(tmp) / "source", Path(tmp) / "html", Path(tmp) / "warnings.txt"
-        stage(root, source, repository, branch)
+        stage(root, source, repository, branch, wheel)
         command = [sys.executable, "-m", "sphinx", "-b", "html", "-E", "-n", "--keep-going",
                    "-w", str(warnings), "-d", str(Path(tmp) / "doctrees"), str(source), str(out)]
         if quiet:
@@ -263,7 +282,8 @@ def build_site(dest, root: Path = ROOT, repository: str = "", branch: str = "mai
 def main(args) -> int:
     """The ``site`` command: build, print where the site is, or one line saying why not."""
     try:
-        index = build_site(args.dest, repository=args.repository or "", branch=args.branch)
+        index = build_site(args.dest, repository=args.repository or "", branch=args.branch,
+                           wheel=getattr(args, "wheel", None))
     except SiteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -414,3 +414,16 @@ def test_the_test_extra_includes_the_site_extra():
 
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
     assert extras["site"] and set(extras["site"]) <= set(extras["test"])
+
+
+def test_site_ships_a_wheel_and_links_it_from_every_lesson(tmp_path):
+    site = site_module()
+    wheel = tmp_path / "ewc_helpers-0.2.0-py3-none-any.whl"
+    wheel.write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip: the site copies it, never opens it
+    with pytest.raises(site.SiteError, match="not a built ewc_helpers wheel"):
+        site.build_site(tmp_path / "out", wheel=tmp_path / "ewc_helpers.zip")
+    index = site.build_site(tmp_path / "out", root=_small_course(tmp_path), wheel=wheel)
+    assert (index.parent / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
+    for name in LESSONS:
+        assert f'href="../wheels/{wheel.name}"' in (index.parent / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+    assert not link_problems(index.parent)
