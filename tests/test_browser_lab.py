@@ -40,7 +40,8 @@ from browser_support import artifacts_dir, launch_chromium, require_browser
 ROOT = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT_S = 600          # one lesson, Run All (lesson 05 takes about a minute on 2 cores)
 SLIDER_LIMIT_S = 2.0         # the bound for a redraw after the slider is released
-CLEAN_WINDOW_S = 3.0         # how long the tab is watched after the kernel is idle
+CLEAN_WINDOW_S = 5.0         # how long the tab is watched after the kernel is idle (JupyterLab
+                             # marked the old lessons changed 1-3 s after idle)
 LESSONS = ("00_data_preparation", "05_elastic_weight_consolidation")
 #: The notebook in the current tab (a page restores the tabs of the workspace, hidden).
 NB = ".jp-NotebookPanel:not(.lm-mod-hidden)"
