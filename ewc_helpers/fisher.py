@@ -130,10 +130,13 @@ def check_inputs(model, x, y, num_classes: int | None = None) -> None:
                                           if int(np.prod(x.shape[1:])) == int(np.prod(expected)) else ""))
     if y.ndim != 1:
         raise ValueError(f"labels must be a 1-D array of class indices; got shape {y.shape}")
-    if np.issubdtype(x.dtype, np.floating) and x.size and not np.all(np.isfinite(x)):
+    # np.min and np.max propagate NaN, and an infinity shows in one of them: two passes over the
+    # images and no temporary array, instead of a boolean array as large as the images.
+    largest = np.max(x) if x.size else 0
+    if np.issubdtype(x.dtype, np.floating) and x.size and not (np.isfinite(largest) and np.isfinite(np.min(x))):
         raise ValueError(f"the images hold {int(np.sum(~np.isfinite(x)))} NaN or infinite pixel values")
-    if x.size and (np.issubdtype(x.dtype, np.integer) or float(np.max(x)) > 1.0 + 1e-6):
-        raise ValueError(f"the images look unscaled (dtype {x.dtype}, largest pixel {np.max(x):g}): "
+    if x.size and (np.issubdtype(x.dtype, np.integer) or float(largest) > 1.0 + 1e-6):
+        raise ValueError(f"the images look unscaled (dtype {x.dtype}, largest pixel {largest:g}): "
                          "scale them to [0, 1] as the training pipeline does (Task.arrays does this)")
     if not np.issubdtype(y.dtype, np.integer):
         if not np.issubdtype(y.dtype, np.number) or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
@@ -150,15 +153,55 @@ def check_inputs(model, x, y, num_classes: int | None = None) -> None:
                          f"found {np.min(y):g}..{np.max(y):g}")
 
 
-def sample_labels(model, x, seed: int = 0) -> np.ndarray:
+def sample_labels(model, x, seed: int = 0, classes=None) -> np.ndarray:
     """Labels drawn from the model's predictive distribution, as the ``"sampled"`` method draws them.
 
     Example ``i`` uses row ``i`` of ``numpy.random.default_rng(seed).random((N, C))`` as uniform
     noise for a Gumbel-max draw, so the draw does not depend on how the data is batched.
+    ``classes`` restricts the draw to a task's own head, as ``compute_fisher(..., classes=...)``
+    does: every label is then one of ``classes``, drawn from the softmax over those output units.
     """
     logits = np.asarray(model(np.asarray(x, np.float32), training=False), np.float64)
+    if classes is not None:
+        logits = logits + logit_offset(classes, logits.shape[-1])
     noise = np.random.default_rng(seed).random(logits.shape)
     return np.argmax(logits - np.log(-np.log(noise)), axis=1).astype(np.int32)
+
+
+def _softmax_layer(model):
+    """The name of the model's last layer if it applies a softmax, else None."""
+    layers = getattr(model, "layers", None) or []
+    if not layers:
+        return None
+    last = layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return last.name
+    activation = getattr(last, "activation", None)
+    if getattr(activation, "__name__", None) == "softmax":
+        return last.name
+    return None
+
+
+def check_logits(model, outputs=None) -> None:
+    """Refuse a model that outputs probabilities rather than logits.
+
+    Every method takes a log-softmax of the model's outputs; over probabilities that gives
+    ``log softmax(p)``, not ``log p``, and a Fisher that is silently wrong. Checked on the last
+    layer (a ``Softmax`` layer, or a layer with ``activation="softmax"``) and, when ``outputs`` of
+    a batch are given, on their values (each row in [0, 1] and summing to 1).
+    """
+    name = _softmax_layer(model)
+    if name is None and outputs is not None:
+        out = np.asarray(outputs, np.float64)
+        if out.ndim == 2 and out.shape[-1] > 1 and out.size and np.all(out >= 0) and np.all(out <= 1) \
+                and np.allclose(out.sum(axis=-1), 1.0, rtol=0, atol=1e-5):
+            name = "its outputs"
+    if name is not None:
+        where = "its outputs" if name == "its outputs" else f"its last layer {name!r}"
+        raise ValueError(
+            f"compute_fisher needs a model that outputs logits, but {where} apply a softmax (each row "
+            "is a probability distribution); a log-softmax over probabilities gives a wrong Fisher. "
+            "Remove the final softmax (build_mlp ends in logits, and its loss uses from_logits=True)")
 
 
 # --------------------------------------------------------------------------- per-batch kernels
@@ -280,31 +323,65 @@ def _batch_function(model, method, example_shape, num_classes):
 
 
 # --------------------------------------------------------------------------- public API
+#: Examples per step when every trainable variable has the Dense closed form: a step then
+#: holds a few arrays of ``batch x features`` floats, and fewer, larger steps run faster.
+CLOSED_FORM_BATCH_SIZE = 4096
+#: Examples per step when some layer needs per-example Jacobians (memory grows with the batch
+#: times that layer's parameters times the classes).
+JACOBIAN_BATCH_SIZE = 500
+
+
+def _closed_form_only(model) -> bool:
+    """True when every trainable variable belongs to a Dense layer on rank-2 input in a Sequential
+    model, so that the whole Fisher takes the closed form (see the module docstring)."""
+    if not isinstance(model, keras.Sequential):
+        return False
+    covered = set()
+    for layer in model.layers:
+        if not _is_closed_form_dense(layer):
+            continue
+        try:
+            rank = len(layer.input.shape)
+        except (AttributeError, TypeError, ValueError):
+            return False
+        if rank == 2:
+            covered.add(id(layer.kernel))
+            if layer.use_bias:
+                covered.add(id(layer.bias))
+    return all(id(v) in covered for v in model.trainable_variables)
+
+
 def compute_fisher(model, data, method: str = "empirical", *, max_examples: int | None = None,
-                   batch_size: int = 500, seed: int = 0, progress: bool = False,
+                   batch_size: int | None = None, seed: int = 0, progress: bool = False,
                    num_batches: int = ARTICLE_NUM_BATCHES, classes=None) -> FisherEstimate:
     """Diagonal Fisher of ``model`` on ``data``: one array per ``model.trainable_variables`` entry.
 
     ``data`` is a tf.data.Dataset of (x, y), batched or not, or a pair of arrays. ``max_examples``
     caps how many examples are used: a random subset chosen by ``seed`` for arrays (see
     :func:`subsample`), the first ones for a dataset (shuffle it for a representative sample).
-    ``batch_size`` only sets the memory used per step: the result does not depend on it. ``seed`` drives the ``"sampled"`` draw.
+    ``batch_size`` only sets the memory used per step: the result does not depend on it. By
+    default it is ``CLOSED_FORM_BATCH_SIZE`` (4096) when every layer takes the Dense closed form
+    and ``JACOBIAN_BATCH_SIZE`` (500) otherwise. ``seed`` drives the ``"sampled"`` draw.
     ``progress=True`` shows a progress bar. ``num_batches`` applies to ``"article"`` only.
     ``classes`` restricts the model's outputs to a task's own head (see ``Task.classes``): the
     log-likelihoods are those of a softmax over these output units only.
 
-    Bad data (images of the wrong shape, NaN or unscaled pixels, labels that are not whole or lie
-    outside the head) raises a ValueError naming the fault.
+    The model must output logits: one ending in a softmax raises a ValueError (see
+    :func:`check_logits`). Bad data (images of the wrong shape, NaN or unscaled pixels, labels that
+    are not whole or lie outside the head) raises a ValueError naming the fault.
     """
     _check_method(method)
     if max_examples is not None and (int(max_examples) != max_examples or max_examples < 1):
         raise ValueError(f"max_examples must be a positive integer or None; got {max_examples!r}")
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}")
     if not model.trainable_variables:
         raise ValueError("the model has no trainable variables (is it built?)")
+    check_logits(model)
     if method == "article":
         return _article_fisher(model, data, num_batches, max_examples, progress)
+    if batch_size is None:
+        batch_size = CLOSED_FORM_BATCH_SIZE if _closed_form_only(model) else JACOBIAN_BATCH_SIZE
 
     totals = [np.zeros(v.shape, np.float64) for v in model.trainable_variables]
     rng = np.random.default_rng(seed)
@@ -312,11 +389,12 @@ def compute_fisher(model, data, method: str = "empirical", *, max_examples: int 
     n, num_classes = 0, None
     for x, y in _iter_batches(model, data, batch_size, max_examples, seed):
         if num_classes is None:
-            num_classes = int(model(x[:1], training=False).shape[-1])
+            outputs = model(x[:8], training=False)
+            check_logits(model, outputs)
+            num_classes = int(outputs.shape[-1])
             fn = _batch_function(model, method, x.shape[1:], num_classes)
-            offset = np.zeros(num_classes, np.float32)
-            if classes is not None:
-                offset = logit_offset(classes, num_classes)
+            offset = tf.constant(np.zeros(num_classes, np.float32) if classes is None
+                                 else logit_offset(classes, num_classes))
         if classes is not None and not np.all(np.isin(y, classes)):
             raise ValueError(f"labels must be among the task's output units {tuple(classes)}; "
                              f"found {sorted(set(np.unique(y).tolist()) - set(classes))}")
@@ -324,7 +402,7 @@ def compute_fisher(model, data, method: str = "empirical", *, max_examples: int 
         # the draw does not depend on batch_size (see sample_labels).
         noise = rng.random((len(x), num_classes))
         noise = np.clip(noise, np.finfo(np.float32).tiny, 1.0 - 1e-7).astype(np.float32)
-        for total, s in zip(totals, fn(tf.constant(x), tf.constant(y), tf.constant(noise), tf.constant(offset))):
+        for total, s in zip(totals, fn(x, y, noise, offset)):
             total += s.numpy()
         n += len(x)
         if bar is not None:
@@ -358,6 +436,8 @@ def _article_fisher(model, data, num_batches, max_examples, progress):
     bar = keras.utils.Progbar(num_batches, unit_name="batch") if progress else None
     seen = examples = 0
     for imgs, _ in ds.repeat().take(num_batches):
+        if seen == 0:
+            check_logits(model, model(imgs[:8], training=False))
         for k, r in enumerate(step(imgs)):
             precision[k] = precision[k] + r.numpy() / num_batches  # broadcast, as in the article
         seen, examples = seen + 1, examples + len(imgs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import _env  # noqa: F401  (quiet TensorFlow before it loads)
 
 import keras
+import tensorflow as tf
 
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
 
@@ -19,6 +20,10 @@ class PenalizedSequential(keras.Sequential):
     ``validation_data`` all work. The reported training ``loss`` includes the penalty; validation
     and ``evaluate`` losses do not.
     """
+
+    #: The loss in ``fit``'s per-batch logs reads NaN as soon as a weight is NaN or infinite (see
+    #: :meth:`train_step`), so a callback that watches the loss watches the weights too, at no cost.
+    nonfinite_weights_in_loss = True
 
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(layers=layers, trainable=trainable, name=name)
@@ -67,6 +72,23 @@ class PenalizedSequential(keras.Sequential):
             total = total + p(self.trainable_variables)
         return total
 
+    def train_step(self, data):
+        """Keras's train step; then, inside the same compiled step, the weights' finiteness.
+
+        When a weight is NaN or infinite after the update, the step's reported ``loss`` is NaN.
+        ReLU passes a NaN on, but a weight can turn NaN while the loss of the batch that did it
+        was still finite (a NaN gradient, e.g. of a norm at its anchor); this makes that batch's
+        loss say so. The check is a sum per variable (one pass over the weights, NaN or infinite
+        if any weight is; an exact test runs only when a sum overflows), and it travels with the
+        loss that ``fit`` copies to the host after every batch anyway: no extra host round-trip.
+        The epoch's loss in the History is the loss tracker's mean, which this does not touch.
+        """
+        logs = super().train_step(data)
+        if isinstance(logs, dict) and "loss" in logs:
+            logs = dict(logs)
+            logs["loss"] = tf.where(weights_finite(self.trainable_variables), logs["loss"], float("nan"))
+        return logs
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self._logit_offset is not None:
             y_pred = y_pred + self._logit_offset
@@ -76,6 +98,21 @@ class PenalizedSequential(keras.Sequential):
         if training and self._penalties:
             loss = loss + self.penalty()
         return loss
+
+
+def weights_finite(variables):
+    """A boolean scalar tensor: every value of ``variables`` is finite.
+
+    A sum is NaN or infinite when any term is, so a finite sum per variable proves its values
+    finite in one pass; only when a sum is not finite (a NaN or an overflow of huge but finite
+    values) does the exact elementwise test run.
+    """
+    variables = list(variables)
+    if not variables:
+        return tf.constant(True)
+    sums = tf.stack([tf.reduce_sum(tf.cast(v, tf.float32)) for v in variables])
+    return tf.cond(tf.reduce_all(tf.math.is_finite(sums)), lambda: tf.constant(True),
+                   lambda: tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables])))
 
 
 def logit_offset(classes, num_outputs: int):

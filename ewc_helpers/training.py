@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _env  # noqa: F401
@@ -27,15 +29,23 @@ class TrainingError(RuntimeError):
 class StopOnNonFinite(keras.callbacks.Callback):
     """Raise :class:`TrainingError` as soon as a batch's loss or the weights after it are NaN or
     infinite, with the likely cause: non-finite training data, or a penalty whose gradients
-    overflowed float32."""
+    overflowed float32.
+
+    With a model made by :func:`~ewc_helpers.models.build_mlp` the weights are checked inside the
+    compiled train step, which reports the batch's loss as NaN when a weight is not finite (see
+    ``PenalizedSequential.train_step``): this callback then only reads the loss that ``fit`` has
+    already copied to the host, and costs nothing while all is well. For any other model it runs
+    one compiled reduction over the weights after every batch.
+    """
 
     def __init__(self, task_name: str = "", penalties=()):
         super().__init__()
         self.task_name, self.penalties, self.epoch = task_name, tuple(penalties), 0
 
     def on_train_begin(self, logs=None):
+        self._in_graph = bool(getattr(self.model, "nonfinite_weights_in_loss", False))
         variables = list(self.model.trainable_variables)
-        # One compiled reduction per batch: no copy of the weights to the host while all is well.
+        # Other models: one compiled reduction per batch, no copy of the weights to the host.
         self._all_finite = tf.function(
             lambda: tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in variables]), autograph=False)
 
@@ -44,12 +54,22 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        # The weights too: ReLU maps NaN to 0, so a NaN pixel or weight can leave the loss finite
-        # while the update spreads NaN through the weights.
-        finite = bool(self._all_finite())
-        if finite and (loss is None or np.isfinite(float(loss))):
-            return
+        if self._in_graph and loss is not None:
+            if math.isfinite(float(loss)):
+                return  # the loss is finite, and so (checked in the train step) are the weights
+        else:
+            # The weights too: a NaN weight or gradient can leave the loss of the batch finite
+            # while the update spreads NaN through the weights.
+            finite = bool(self._all_finite())
+            if finite and (loss is None or np.isfinite(float(loss))):
+                return
         bad = [i for i, v in enumerate(self.model.trainable_variables) if not np.all(np.isfinite(v.numpy()))]
+        if self._in_graph:
+            # The reported loss reads NaN when the weights are not finite: name the loss itself,
+            # the running mean that the model's loss tracker holds.
+            tracker = next((m for m in self.model.metrics if m.name == "loss"), None)
+            if tracker is not None:
+                loss = float(tracker.result())
         causes = []
         if self.penalties:
             lams = [getattr(p, "lam", None) for p in self.penalties]

@@ -464,3 +464,55 @@ def test_classes_gives_the_fisher_of_the_sliced_head(inputs):
         assert not np.allclose(full[0], got[0], rtol=1e-3)
     with pytest.raises(ValueError, match=r"labels must be among the task's output units \(2, 5, 7\); found \[3\]"):
         fisher.compute_fisher(wide, (x, np.where(y == 5, 3, y)), "exact", classes=classes)
+
+
+def test_sampled_with_classes_uses_the_labels_sample_labels_draws(inputs):
+    """With ``classes``, "sampled" is the empirical Fisher on sample_labels(..., classes=...), and
+    every drawn label is one of the head's units (without classes the draw covers all 10)."""
+    reproducibility.set_seed(1)
+    wide = randomise_biases(models.build_mlp(num_classes=10, hidden_units=16))
+    classes = (2, 5, 7)
+    x, _ = inputs
+    y = np.array(classes)[np.random.default_rng(0).integers(0, 3, len(x))]
+    drawn = fisher.sample_labels(wide, x, SEED, classes=classes)
+    assert set(drawn.tolist()) <= set(classes) and len(set(drawn.tolist())) > 1
+    everywhere = np.concatenate([fisher.sample_labels(wide, x, s) for s in range(20)])
+    assert not set(everywhere.tolist()) <= set(classes)
+    got = fisher.compute_fisher(wide, (x, y), "sampled", seed=SEED, batch_size=BATCH_SIZE, classes=classes)
+    want = fisher.compute_fisher(wide, (x, drawn), "empirical", batch_size=BATCH_SIZE, classes=classes)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-12)
+
+
+def build_softmax_mlp(as_layer):
+    """The MLP with a softmax at the end: as Dense(activation="softmax"), or as a Softmax layer."""
+    layers = [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(16, activation="relu")]
+    layers += [keras.layers.Dense(5), keras.layers.Softmax()] if as_layer else [keras.layers.Dense(5, activation="softmax")]
+    return keras.Sequential(layers)
+
+
+class SoftmaxInside(keras.Model):
+    """A subclassed model whose call ends in a softmax that no layer attribute shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.flat, self.dense = keras.layers.Flatten(), keras.layers.Dense(5)
+
+    def call(self, x, training=False):
+        return keras.ops.softmax(self.dense(self.flat(x)))
+
+
+@pytest.mark.parametrize("method", ["empirical", "exact", "article"])
+@pytest.mark.parametrize("which", ["dense_softmax", "softmax_layer", "subclassed"])
+def test_a_model_ending_in_a_softmax_is_refused(inputs, which, method):
+    x, y = inputs
+    model = {"dense_softmax": lambda: build_softmax_mlp(False), "softmax_layer": lambda: build_softmax_mlp(True),
+             "subclassed": SoftmaxInside}[which]()
+    model(x[:1])
+    with pytest.raises(ValueError, match=r"needs a model that outputs logits, but its .*apply a softmax.*"
+                                         r"Remove the final softmax"):
+        fisher.compute_fisher(model, (x, y), method, num_batches=2)
+    # The same model without its softmax is accepted (logits of any sign and sum).
+    if which == "softmax_layer":
+        logits = keras.Sequential(model.layers[:-1])
+        assert fisher.compute_fisher(logits, (x, y), method, num_batches=2).total() > 0

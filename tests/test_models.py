@@ -101,3 +101,33 @@ def test_fit_task_trains_only_the_tasks_own_head(tasks):
     models.compile_model(plain)
     with pytest.raises(TypeError, match="task A13 has its own head: train it on a model made by build_mlp"):
         training.fit_task(plain, task, epochs=1)
+
+
+def test_weights_finite_is_exact():
+    """One sum per variable, with an exact elementwise test when a sum is not finite: finite
+    values whose sum overflows float32 count as finite; a NaN or an infinity anywhere does not."""
+    big = tf.Variable(np.full(1000, 3e37, np.float32))  # sum 3e40 overflows float32
+    small = tf.Variable(np.zeros(5, np.float32))
+    assert bool(models.weights_finite([big, small]))
+    for bad in (np.nan, np.inf, -np.inf):
+        values = np.zeros(5, np.float32)
+        values[3] = bad
+        assert not bool(models.weights_finite([big, tf.Variable(values)]))
+
+
+def test_train_step_reports_nan_when_a_weight_turns_nan_while_the_loss_is_finite(batch):
+    """The gradient of a norm at its anchor is 0/0: the first step writes NaN into the kernel
+    although that batch's loss is finite. The step's reported loss says NaN; the loss tracker
+    keeps the finite loss; a healthy step reports the loss itself."""
+    x, y = batch
+    reproducibility.set_seed(0)
+    model = models.build_mlp(num_classes=10)
+    healthy = model.train_on_batch(x, y, return_dict=True)
+    assert np.isfinite(healthy["loss"])
+    anchor = tf.constant(model.trainable_variables[0].numpy())
+    model.set_penalties([lambda variables: tf.norm(variables[0] - anchor)])  # 0 here, gradient NaN
+    logs = model.train_on_batch(x, y, return_dict=True)
+    assert not np.all(np.isfinite(model.trainable_variables[0].numpy()))
+    assert np.isnan(logs["loss"])
+    tracker = next(m for m in model.metrics if m.name == "loss")
+    assert np.isfinite(float(tracker.result()))

@@ -301,3 +301,35 @@ def test_a_nan_in_the_data_stops_training_at_the_first_bad_batch(after_a, tasks)
     with pytest.raises(TrainingError, match=r"task B stopped at epoch 1, batch 3: .*NaN or inf.*training data"):
         model.fit(ds, epochs=2, verbose=0, callbacks=[training.StopOnNonFinite("B"), Count()])
     assert seen == [0, 1]  # stopped at once, before any later batch
+
+
+def test_weights_turned_nan_by_a_finite_loss_batch_stop_at_that_batch(after_a, tasks):
+    """The article's norm penalty has a NaN gradient at the anchor: batch 1's loss is finite,
+    yet its update writes NaN into every weight. The guard stops at batch 1 (not at batch 2,
+    where the loss would first be NaN) and names the finite loss of batch 1."""
+    weights, _ = after_a
+    model = model_at(weights)
+    with pytest.raises(TrainingError, match=r"task B stopped at epoch 1, batch 1: the loss is \d[\d.e+-]* "
+                                            r"and 4 weight arrays hold NaN or inf; likely cause: a penalty"):
+        training.fit_task(model, tasks["B"], epochs=1, penalties=[penalties.article_l2_penalty(model_at(weights))])
+
+
+def test_the_guard_reads_no_weights_per_batch_on_a_build_mlp_model(after_a, tasks):
+    """On a build_mlp model the weights' check runs inside the compiled step: the guard's own
+    per-batch reduction over the weights (the path for other models) is never called."""
+    weights, _ = after_a
+    calls = []
+
+    class Counting(training.StopOnNonFinite):
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            check = self._all_finite
+            self._all_finite = lambda: calls.append(1) or check()
+
+    model = model_at(weights)
+    model.fit(tasks["B"].dataset("train"), epochs=1, verbose=0, callbacks=[Counting("B")])
+    assert calls == []
+    plain = keras.Sequential(model.layers)  # no in-graph check: the guard reduces after every batch
+    plain.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    plain.fit(tasks["B"].dataset("train").take(3), epochs=1, verbose=0, callbacks=[Counting("B")])
+    assert len(calls) == 3
