@@ -47,6 +47,13 @@ def _positive_int(text):
     return value
 
 
+def folder_path(text):
+    """A destination folder: an empty string is refused, not read as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the folder is an empty string; give the path of a folder")
+    return Path(text)
+
+
 def _unit_interval(text):
     try:
         value = float(text)
@@ -95,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = _parser(sub, "standin", "write a full-size MNIST stand-in as the four IDX .gz files",
                  "python -m ewc_helpers standin ~/mnist-standin && EWC_DATA=~/mnist-standin jupyter lab")
-    st.add_argument("folder", type=Path, help="folder to write (created if missing)")
+    st.add_argument("folder", type=folder_path, help="folder to write (created if missing)")
     st.add_argument("--train", type=_positive_int, default=60_000, metavar="N", help="training images (default 60,000)")
     st.add_argument("--test", type=_positive_int, default=10_000, metavar="N", help="test images (default 10,000)")
     st.add_argument("--seed", type=int, default=0, help="seed of the distortions (default 0)")
@@ -104,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     nb = _parser(sub, "notebooks", "copy the lessons into a folder",
                  "python -m ewc_helpers notebooks ~/ewc-course --teacher")
-    nb.add_argument("folder", type=Path, help="folder to copy the notebooks into (created if missing)")
+    nb.add_argument("folder", type=folder_path, help="folder to copy the notebooks into (created if missing)")
     nb.add_argument("--teacher", action="store_true", help="the teachers' edition, with worked solutions")
     nb.add_argument("--overwrite", action="store_true", help="replace notebooks already in the folder")
     nb.set_defaults(subparser=nb)

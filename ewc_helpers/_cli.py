@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,16 +98,25 @@ def _jsonable(obj):
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
+def fail(message) -> int:
+    """Print one ``error:`` line to stderr and return the exit status of a refused command."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def standin(args) -> int:
-    from .standin import write_standin
+    from .standin import ExistingSetError, write_standin
 
     started = time.perf_counter()
     try:
         folder = write_standin(args.folder, n_train=args.train, n_test=args.test, seed=args.seed,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, progress=lambda msg: print(msg, flush=True))
+    except ExistingSetError as err:
+        return fail(f"{err.folder} already holds {', '.join(err.names)}; pass --overwrite to replace them")
     except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail(err)
+    except OSError as err:
+        return fail(f"cannot write the stand-in to {args.folder}: {err.strerror or err}")
     print(f"wrote {args.train:,} training and {args.test:,} test images to {folder} "
           f"in {time.perf_counter() - started:.0f} s; use it with EWC_DATA={folder}")
     return 0
@@ -131,32 +142,113 @@ def lesson_folder(teacher: bool = False) -> Path:
     return packaged
 
 
+def lesson_sources() -> list:
+    """Every folder lessons are copied from: the package's lessons folder and, in a checkout, the
+    repository's ``notebooks/`` and ``notebooks/teacher/`` (resolved; some may not exist)."""
+    from importlib.resources import files
+
+    found = [Path(str(files("ewc_helpers") / "lessons")), lesson_folder(False), lesson_folder(True)]
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file():
+        found += [root / "notebooks", root / "notebooks" / "teacher"]
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def _refuse_source(dest: Path):
+    """Why ``dest`` must not receive a copy (it is, holds or lies in a lesson source), or None."""
+    package = Path(__file__).resolve().parent
+    if dest == package or package in dest.parents:
+        return f"{dest} is inside the installed ewc_helpers package; copies there would become the lessons"
+    for source in lesson_sources():
+        if dest == source:
+            return f"{dest} is where the lessons are copied from; choose a new folder"
+        if dest in source.parents:
+            return f"{dest} holds {source}, where the lessons are copied from; choose a new folder"
+    return None
+
+
 def copy_notebooks(args) -> int:
+    """Copy one edition of the lessons into ``args.folder``, all or nothing, losing nothing.
+
+    Every file is first copied into a staging folder inside the destination; only when all are
+    there are they moved into place. A file already in the destination that differs from the one
+    replacing it (a student's edited lesson, a README of their own, a link) is first renamed to a
+    backup beside it, and each is named. Nothing is written outside the destination: a link there
+    is itself replaced (after its backup), never followed.
+    """
+    from .standin import check_folder  # numpy only, no TensorFlow
+
     source = lesson_folder(args.teacher)
     notebooks = sorted(source.glob("*.ipynb")) if source.is_dir() else []
     if not notebooks:
-        print(f"error: no lessons found in {source}; this copy of ewc_helpers was installed without them "
-              "(in a source checkout, build them first: python tools/build_notebooks.py)", file=sys.stderr)
-        return 2
+        return fail(f"no lessons found in {source}; this copy of ewc_helpers was installed without them "
+                    "(in a source checkout, build them first: python tools/build_notebooks.py)")
     # The course index, glossary and notes (.md) and images (.png) go with either edition; the
     # teachers' edition shares the students' unless it has its own of the same name.
     extras = {}
     for folder in ([lesson_folder(False)] if args.teacher else []) + [source]:
         if folder.is_dir():
             extras.update({p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".md", ".png")})
-    dest = args.folder.expanduser()
+    try:
+        dest = check_folder(args.folder).absolute()
+    except DataError as err:
+        return fail(err)
+    if dest.is_symlink() and not dest.exists():
+        return fail(f"{dest} is a link to a folder that does not exist")
     if dest.exists() and not dest.is_dir():
-        print(f"error: {dest} exists and is not a folder", file=sys.stderr)
-        return 2
+        return fail(f"{dest} exists and is not a folder")
+    refusal = _refuse_source(dest.resolve())
+    if refusal:
+        return fail(refusal)
     files = notebooks + [extras[name] for name in sorted(extras)]
-    clashes = [p.name for p in files if (dest / p.name).exists()]
+    clashes = [p.name for p in files if os.path.lexists(dest / p.name)]
     if clashes and not args.overwrite:
-        print(f"error: {dest} already holds {', '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}; "
-              "pass --overwrite to replace them", file=sys.stderr)
-        return 2
-    dest.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        shutil.copy2(path, dest / path.name)
+        return fail(f"{dest} already holds {', '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}; "
+                    "pass --overwrite to replace them (files that differ from the lessons are kept as backups)")
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for old in dest.glob(_COPY_PREFIX + "*"):  # left by an interrupted copy: ours to clear
+            shutil.rmtree(old, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=_COPY_PREFIX, dir=dest))
+    except OSError as err:
+        return fail(f"cannot write to {dest}: {err.strerror or err}")
+    moved = 0
+    try:
+        for path in files:
+            shutil.copyfile(path, staging / path.name)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for path in files:  # every file is staged: from here on, renames only
+            target = dest / path.name
+            if os.path.lexists(target) and not _same_file_content(target, staging / path.name):
+                backup = dest / f"{target.stem}.backup-{stamp}{target.suffix}"
+                n = 1
+                while os.path.lexists(backup):
+                    n += 1
+                    backup = dest / f"{target.stem}.backup-{stamp}-{n}{target.suffix}"
+                os.rename(target, backup)  # renames a link itself, never what it points to
+                print(f"replacing {target.name}, which differs from the lesson; your version is kept as "
+                      f"{backup.name}", flush=True)
+            os.replace(staging / path.name, target)
+            moved += 1
+    except OSError as err:
+        done = ("nothing in it was replaced" if not moved else
+                f"{moved} of {len(files)} files were replaced; run the command again to finish")
+        return fail(f"cannot copy the lessons to {dest}: {err.strerror or err}"
+                    f"{f' ({err.filename})' if err.filename else ''}; {done}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     edition = "teachers' edition, with solutions" if args.teacher else "students' edition"
     print(f"copied {len(notebooks)} lessons ({edition}) to {dest}; start with: jupyter lab {dest}")
     return 0
+
+
+_COPY_PREFIX = ".ewc-lessons-copying-"
+
+
+def _same_file_content(a: Path, b: Path) -> bool:
+    """Whether ``a`` is a regular file (not a link) with the same bytes as ``b``."""
+    if a.is_symlink() or not a.is_file():
+        return False
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return a.read_bytes() == b.read_bytes()

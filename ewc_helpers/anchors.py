@@ -127,7 +127,11 @@ class Anchor:
             info_text = json.dumps(info)
         except TypeError as err:
             raise AnchorError(f"{path}: the anchor's metadata cannot be written as JSON ({err})") from None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as err:  # a read-only or full folder: name the destination, not the temp file
+            raise AnchorError(f"{path}: cannot be written: folder {path.parent} is not writable "
+                              f"({err.strerror or err})") from None
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, __info__=np.array(info_text), **arrays)

@@ -17,12 +17,34 @@ def predict_logits(model, x, batch_size: int = 4096) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def accuracy(model, task: Task, split: str = "test") -> float:
-    """Fraction of ``task``'s ``split`` that ``model`` labels correctly."""
+class ModelTaskMismatch(ValueError):
+    """A model whose output layer cannot answer a task: fewer output units than the task's classes."""
+
+
+def check_fits(model, task: Task, logits: np.ndarray, y: np.ndarray) -> None:
+    """Refuse a model and a task that do not fit together, naming both (see :class:`ModelTaskMismatch`)."""
+    units = logits.shape[-1] if logits.ndim == 2 else 0
+    needed = (max(task.classes) + 1) if task.classes is not None else (int(np.max(y)) + 1 if len(y) else 0)
+    if needed > units:
+        what = (f"output units {tuple(task.classes)}" if task.classes is not None
+                else f"labels up to {needed - 1}")
+        raise ModelTaskMismatch(
+            f"model {getattr(model, 'name', type(model).__name__)!r} has {units} output units but task "
+            f"{task.name} needs {what}; build the model with at least {needed} outputs (build_mlp(num_classes=...))")
+
+
+def _checked_logits(model, task: Task, split: str):
     x, y = task.arrays(split)
     if len(y) == 0:
         raise ValueError(f"task {task.name} has no {split} examples")
     logits = predict_logits(model, x)
+    check_fits(model, task, logits, y)
+    return logits, y
+
+
+def accuracy(model, task: Task, split: str = "test") -> float:
+    """Fraction of ``task``'s ``split`` that ``model`` labels correctly."""
+    logits, y = _checked_logits(model, task, split)
     if task.classes is not None:  # the task's own head: choose among its output units only
         classes = np.asarray(task.classes)
         return float(np.mean(classes[np.argmax(logits[:, classes], axis=1)] == y))
@@ -33,10 +55,7 @@ def correct_answers(model, task: Task, split: str = "test") -> np.ndarray:
     """Per example of ``task``'s ``split``: did ``model`` label it correctly? (bool array; its mean
     is :func:`accuracy`). Two models' arrays on the same split feed the paired tests of
     :mod:`ewc_helpers.stats`."""
-    x, y = task.arrays(split)
-    if len(y) == 0:
-        raise ValueError(f"task {task.name} has no {split} examples")
-    logits = predict_logits(model, x)
+    logits, y = _checked_logits(model, task, split)
     if task.classes is not None:
         classes = np.asarray(task.classes)
         return classes[np.argmax(logits[:, classes], axis=1)] == y

@@ -26,7 +26,10 @@ from .anchors import Anchor, AnchorError, PenaltyError, check_fisher  # noqa: F4
 
 
 def check_lam(lam) -> float:
-    """``lam`` as a float, or a clear error if it is negative or not finite."""
+    """``lam`` as a float, or a clear error if it is negative, not finite or not a number (a bool
+    such as ``True`` is refused, not read as 1)."""
+    if isinstance(lam, (bool, np.bool_)) or isinstance(lam, str):
+        raise PenaltyError(f"lam must be a number; got {lam!r} ({type(lam).__name__})")
     try:
         value = float(lam)
     except (TypeError, ValueError) as err:

@@ -24,6 +24,8 @@ it used. Tasks are built on it in :mod:`ewc_helpers.tasks`.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import socket
 import struct
@@ -47,6 +49,14 @@ LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 # Where TFDS fetches MNIST from; a TCP connect here decides whether a download can work.
 TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 EMBEDDED_TEST_PER_DIGIT = 100
+#: The fewest training images of each digit that the tasks can use: a 10 % validation split holds
+#: out round(0.1 * 5) = 1 of them, and the rest train. Data with fewer is refused when it is loaded.
+MIN_TRAIN_PER_DIGIT = 5
+#: The file :mod:`ewc_helpers.standin` writes last-but-one beside its IDX files: their sizes and
+#: SHA-256 checksums. A folder holding it loads only when every file matches (see
+#: :func:`check_manifest`), so a set left half-replaced by an interrupted write is refused.
+MANIFEST = "STANDIN-MANIFEST.json"
+MANIFEST_FORMAT = "ewc_helpers stand-in manifest v1"
 FULL_MNIST_HINT = (
     "for full MNIST, connect once to the internet and use EWC_DATA=tfds, "
     "or set EWC_DATA to a folder holding the four MNIST IDX .gz files"
@@ -166,8 +176,48 @@ def write_idx(path, array: np.ndarray) -> None:
         fh.write(header + array.tobytes())
 
 
+def file_digest(path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_manifest(folder) -> dict | None:
+    """Refuse a stand-in folder whose files do not match its manifest (see :data:`MANIFEST`).
+
+    Returns the manifest, or None for a folder without one (a folder of the user's own IDX files,
+    which is loaded as it is). A missing, truncated, replaced or foreign file is named in the error.
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    redo = f"write the set again: python -m ewc_helpers standin {folder} --overwrite"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        files = manifest["files"]
+        if manifest.get("format") != MANIFEST_FORMAT or not isinstance(files, dict):
+            raise ValueError("unknown format")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{path}: the stand-in's manifest cannot be read ({err}); {redo}") from err
+    for name, entry in sorted(files.items()):
+        file = folder / name
+        if Path(name).name != name or not isinstance(entry, dict):
+            raise DataError(f"{path}: the manifest names {name!r}, not a file of this folder; {redo}")
+        if not file.is_file():
+            raise DataError(f"{folder}: the stand-in is incomplete: {name} is missing (an interrupted write?); {redo}")
+        if file.stat().st_size != entry.get("bytes") or file_digest(file) != entry.get("sha256"):
+            raise DataError(f"{folder}: {name} does not match the stand-in's manifest, so the folder holds a "
+                            f"mixed or incomplete set (an interrupted or partial write?); {redo}")
+    return manifest
+
+
 def load_idx_folder(folder) -> MNIST:
-    """MNIST from a folder holding the four standard IDX .gz files."""
+    """MNIST from a folder holding the four standard IDX .gz files (checked against the stand-in's
+    manifest when the folder has one)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"MNIST folder {folder} does not exist or is not a folder")
@@ -177,10 +227,15 @@ def load_idx_folder(folder) -> MNIST:
             f"MNIST folder {folder} lacks {', '.join(missing)}; it needs all four IDX files: "
             + ", ".join(IDX_FILES.values())
         )
+    check_manifest(folder)
     arrays = {}
     for key, name in IDX_FILES.items():
         magic = IMAGES_MAGIC if key.endswith("images") else LABELS_MAGIC
         arrays[key] = read_idx(folder / name, magic)
+        if key.endswith("labels") and arrays[key].size and arrays[key].max() > 9:
+            bad = arrays[key][arrays[key] > 9]
+            raise DataError(f"{folder / name}: labels must be digits 0-9; found {bad.size:,} outside that "
+                            f"range, e.g. {bad[:5].tolist()}")
     for part in ("train", "test"):
         images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
         if images.shape[1:] != (28, 28):
@@ -355,6 +410,12 @@ def check_digits(mnist: MNIST) -> None:
             raise DataError(f"{mnist.origin}: the {name} split has no examples of digit"
                             f"{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))}; "
                             "the tasks need all ten digits")
+    counts = np.bincount(mnist.train.labels, minlength=10)
+    if counts.min() < MIN_TRAIN_PER_DIGIT:
+        digit = int(counts.argmin())
+        raise DataError(f"{mnist.origin}: too small for the tasks: the train split holds {counts[digit]} "
+                        f"image{'s' if counts[digit] != 1 else ''} of digit {digit}, and every digit needs at "
+                        f"least {MIN_TRAIN_PER_DIGIT} (one is held out for validation)")
 
 
 def _load_auto(data_dir, verbose) -> MNIST:

@@ -12,12 +12,17 @@ images from the embedded test digits only: no test digit is a deformation of a t
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from .sources import IDX_FILES, MNIST, DataError, Split, load_embedded, load_mnist, write_idx
+from .sources import (IDX_FILES, MANIFEST, MANIFEST_FORMAT, MIN_TRAIN_PER_DIGIT, MNIST, DataError, Split,
+                      file_digest, load_embedded, load_mnist, write_idx)
 
 #: Mild defaults: a rotated, shifted, slightly rescaled and gently warped digit stays the same
 #: digit and stays inside the 28x28 frame (MNIST digits fill a 20x20 box centred in it).
@@ -239,29 +244,129 @@ def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_ori
     return (mnist, provenance) if return_provenance else mnist
 
 
-def write_standin(folder, n_train=60_000, n_test=10_000, seed=0, overwrite=False, **kwargs) -> Path:
+class ExistingSetError(DataError):
+    """``write_standin`` found files it would replace and was not told to overwrite them."""
+
+    def __init__(self, folder, names, hint="pass overwrite=True to replace them"):
+        self.folder, self.names = folder, list(names)
+        super().__init__(f"{folder} already holds {', '.join(self.names)}; refusing to replace them "
+                         f"({hint})")
+
+
+DESCRIPTION_FILE = "STANDIN.txt"
+_STAGING_PREFIX = ".standin-writing-"
+#: Bytes of memory per image while a set is made and written: the uint8 pixels, the same again
+#: as the file's bytes, the int64 label and index arrays, and the float32 work of one chunk.
+_BYTES_PER_IMAGE = 2 * 28 * 28 + 64
+_IDX_MAX = 2**32 - 1  # an IDX header stores each dimension in 32 bits
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable on Linux), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_size(n_train, n_test) -> None:
+    """Refuse, before anything is allocated, a set too small for the tasks or too big to hold."""
+    if n_train < 10 * MIN_TRAIN_PER_DIGIT:
+        raise DataError(f"n_train={n_train:,} is too small for the tasks: every digit needs at least "
+                        f"{MIN_TRAIN_PER_DIGIT} training images (one is held out for validation), so "
+                        f"at least {10 * MIN_TRAIN_PER_DIGIT}")
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n > _IDX_MAX:
+            raise DataError(f"{name}={n:,} cannot be stored: an IDX file holds at most {_IDX_MAX:,} images")
+    need, free = (n_train + n_test) * _BYTES_PER_IMAGE, available_memory()
+    if free is not None and need > free:
+        raise DataError(f"{n_train:,} + {n_test:,} images need about {need / 2**30:,.1f} GiB of memory to make "
+                        f"and write, and {free / 2**30:,.1f} GiB are available; ask for fewer images")
+
+
+def check_folder(folder) -> Path:
+    """``folder`` as a Path with ``~`` expanded, or a clear error for one that cannot be a folder."""
+    text = os.fspath(folder) if isinstance(folder, (str, os.PathLike)) else None
+    if text is None:
+        raise DataError(f"folder must be a path; got {type(folder).__name__}")
+    if not text.strip():
+        raise DataError("the folder is an empty string; give the path of a folder")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # Python 3.11 and 3.12 raise this for an unknown ~user
+        path = Path(text)
+    if text.startswith("~") and str(path).startswith("~"):
+        raise DataError(f"{text}: cannot expand {text.split(os.sep)[0]!r}: no such user or home folder")
+    return path
+
+
+def _writable_staging(folder: Path) -> Path:
+    """Create ``folder`` (and parents) and a staging folder in it; a clear error if impossible."""
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise DataError(f"{folder} exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(_STAGING_PREFIX + "*"):  # left by an interrupted write: ours to clear
+            shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=folder))
+    except DataError:
+        raise
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(folder) else ""
+        raise DataError(f"cannot write to {folder}: {reason}{where}") from err
+
+
+def write_standin(folder, n_train=60_000, n_test=10_000, seed=0, overwrite=False, progress=None,
+                  **kwargs) -> Path:
     """Write :func:`make_standin` as the four MNIST IDX .gz files in ``folder``; return the folder.
 
-    The folder (and its parents) is created. Existing IDX files there are replaced only with
-    ``overwrite=True``; each file is written under a temporary name first, then renamed. A
-    ``STANDIN.txt`` beside them records how the set was made. ``load_mnist(folder)`` reads it back.
+    All or nothing: the files, a ``STANDIN.txt`` that records how the set was made and a manifest
+    of their checksums (:data:`~.sources.MANIFEST`) are written in a staging folder inside
+    ``folder`` first. The manifest is moved into place first and the files after it, so an
+    interrupted write leaves either the old set, whole, or a folder that :func:`load_mnist` refuses
+    as incomplete, never a mixed set that loads. Existing IDX files, ``STANDIN.txt`` or manifest are
+    replaced only with ``overwrite=True``. The folder is checked (created, writable) and the size
+    checked against the tasks and the available memory before anything is computed. ``progress``
+    (a callable taking one string) hears about each split. ``load_mnist(folder)`` reads it back.
     """
-    folder = Path(folder).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"{folder} exists and is not a folder")
-    existing = [name for name in IDX_FILES.values() if (folder / name).exists()]
-    if existing and not overwrite:
-        raise DataError(
-            f"{folder} already holds {', '.join(existing)}; refusing to replace MNIST IDX files "
-            "(pass overwrite=True to replace them)"
-        )
-    mnist = make_standin(n_train, n_test, seed, **kwargs)
-    folder.mkdir(parents=True, exist_ok=True)
-    for key, name in IDX_FILES.items():  # keys "train_images", "test_labels", ...
-        part, kind = key.split("_")
-        array = getattr(getattr(mnist, part), kind)
-        partial = folder / (name + ".part")
-        write_idx(partial, array[..., 0] if kind == "images" else array)
-        os.replace(partial, folder / name)
-    (folder / "STANDIN.txt").write_text(mnist.describe() + "\n", encoding="utf-8")
+    folder = check_folder(folder)
+    n_train, n_test = _check_count("n_train", n_train), _check_count("n_test", n_test)
+    check_size(n_train, n_test)
+    names = list(IDX_FILES.values()) + [DESCRIPTION_FILE, MANIFEST]
+    if folder.is_dir():
+        existing = [n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
+        if existing and not overwrite:
+            raise ExistingSetError(folder, existing)
+    staging = _writable_staging(folder)
+    try:
+        say = progress or (lambda _msg: None)
+        started = time.perf_counter()
+        say(f"making {n_train:,} training and {n_test:,} test images ...")
+        mnist = make_standin(n_train, n_test, seed, **kwargs)
+        say(f"made them in {time.perf_counter() - started:.0f} s; writing the files ...")
+        files = {}
+        for key, name in IDX_FILES.items():  # keys "train_images", "test_labels", ...
+            part, kind = key.split("_")
+            array = getattr(getattr(mnist, part), kind)
+            write_idx(staging / name, array[..., 0] if kind == "images" else array)
+        (staging / DESCRIPTION_FILE).write_text(mnist.describe() + "\n", encoding="utf-8")
+        for name in names[:-1]:
+            files[name] = {"bytes": (staging / name).stat().st_size, "sha256": file_digest(staging / name)}
+        manifest = {"format": MANIFEST_FORMAT, "files": files, "train": n_train, "test": n_test, "seed": seed,
+                    "origin": mnist.origin}
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        for name in [MANIFEST] + names[:-1]:  # the manifest first: from here a mixed folder is refused
+            os.replace(staging / name, folder / name)
+    except OSError as err:
+        raise DataError(f"cannot write the stand-in to {folder}: {err.strerror or err}") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return folder

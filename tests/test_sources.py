@@ -26,7 +26,7 @@ NAMES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-N_TRAIN, N_TEST = 30, 10
+N_TRAIN, N_TEST = 50, 10  # 5 training images per digit: the fewest the tasks accept
 
 
 # --------------------------------------------------------------------------- helpers
@@ -495,7 +495,7 @@ def test_images_that_are_not_28x28(tmp_path):
 def test_idx_images_and_labels_of_different_counts(tmp_path):
     labels = raw_idx(LABELS_MAGIC_BYTES, (N_TRAIN - 1,), bytes(digit_label_of_train(i) for i in range(N_TRAIN - 1)))
     folder = make_idx_folder(tmp_path / "mnist", train_labels=labels)
-    with pytest.raises(sources.DataError, match=r"train images and labels differ in count \(30 images, 29 labels\)"):
+    with pytest.raises(sources.DataError, match=r"train images and labels differ in count \(50 images, 49 labels\)"):
         sources.load_mnist(str(folder), verbose=False)
 
 
@@ -572,3 +572,19 @@ def test_tfds_offline_and_unprepared_fails_fast(monkeypatch):
     with pytest.raises(sources.DataError, match=r"MNIST is not prepared for TFDS and its download server cannot "
                                                 r"be reached.*use 'embedded', or a folder"):
         sources.load_mnist("tfds", verbose=False)
+
+
+def test_idx_labels_outside_0_to_9_name_the_file(tmp_path):
+    values = [digit_label_of_test(i) for i in range(N_TEST)]
+    values[3] = 12
+    folder = make_idx_folder(tmp_path / "mnist", test_labels=raw_idx(LABELS_MAGIC_BYTES, (N_TEST,), bytes(values)))
+    with pytest.raises(sources.DataError, match=r"t10k-labels-idx1-ubyte\.gz: labels must be digits 0-9"):
+        sources.load_mnist(str(folder), verbose=False)
+
+
+def test_too_few_training_images_of_a_digit_are_refused_when_loaded(tmp_path):
+    values = [digit_label_of_train(i) for i in range(N_TRAIN)]
+    values[values.index(7)] = 3  # digit 7 keeps 4 examples: none left to train on after validation
+    folder = make_idx_folder(tmp_path / "mnist", train_labels=raw_idx(LABELS_MAGIC_BYTES, (N_TRAIN,), bytes(values)))
+    with pytest.raises(sources.DataError, match="too small for the tasks: the train split holds 4 images of digit 7"):
+        sources.load_mnist(str(folder), verbose=False)

@@ -3,10 +3,15 @@ and written as an IDX folder that ``load_mnist`` reads. Small sizes only: the fi
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from ewc_helpers.sources import IDX_FILES, MNIST, DataError, Split, load_mnist
+from ewc_helpers import sources, standin
+from ewc_helpers.sources import IDX_FILES, MANIFEST, MNIST, DataError, Split, load_mnist
 from ewc_helpers.standin import DEFAULTS, distort, make_standin, write_standin
 
 
@@ -135,26 +140,146 @@ def test_default_distortion_settings_are_used(embedded_mnist):
 
 # --------------------------------------------------------------------------- IDX folder
 def test_write_standin_round_trips_and_refuses_to_overwrite(tmp_path, embedded_mnist):
-    folder = write_standin(tmp_path / "new" / "standin", n_train=40, n_test=20, seed=9)
+    folder = write_standin(tmp_path / "new" / "standin", n_train=50, n_test=20, seed=9)
     assert sorted(p.name for p in folder.glob("*.gz")) == sorted(IDX_FILES.values())
     loaded = load_mnist(folder, verbose=False)
-    expected = make_standin(40, 20, seed=9, source=embedded_mnist)
+    expected = make_standin(50, 20, seed=9, source=embedded_mnist)
     for part in ("train", "test"):
         assert np.array_equal(getattr(loaded, part).images, getattr(expected, part).images)
         assert np.array_equal(getattr(loaded, part).labels, getattr(expected, part).labels)
     with pytest.raises(DataError, match="refusing to replace.*overwrite=True"):
-        write_standin(folder, n_train=40, n_test=20, seed=10)
+        write_standin(folder, n_train=50, n_test=20, seed=10)
     assert np.array_equal(load_mnist(folder, verbose=False).train.images, expected.train.images)
-    write_standin(folder, n_train=50, n_test=20, seed=10, overwrite=True)
-    assert len(load_mnist(folder, verbose=False).train) == 50
-    assert not list(folder.glob("*.part"))
+    write_standin(folder, n_train=60, n_test=20, seed=10, overwrite=True)
+    assert len(load_mnist(folder, verbose=False).train) == 60
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*IDX_FILES.values(), "STANDIN.txt", MANIFEST])
 
 
 def test_write_standin_rejects_a_file_as_folder(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     with pytest.raises(DataError, match="not a folder"):
-        write_standin(path, n_train=10, n_test=10)
+        write_standin(path, n_train=50, n_test=10)
+    with pytest.raises(DataError, match="cannot write to .*Not a directory"):
+        write_standin(path / "below", n_train=50, n_test=10)
+
+
+# --------------------------------------------------------------------------- all or nothing (issue 20)
+def _mixed_set(tmp_path):
+    """A stand-in of seed 1 whose training images were then replaced by those of seed 2: what an
+    --overwrite killed half-way used to leave."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_standin(a, n_train=60, n_test=20, seed=1)
+    write_standin(b, n_train=60, n_test=20, seed=2)
+    name = IDX_FILES["train_images"]
+    shutil.copyfile(b / name, a / name)
+    return a
+
+
+def test_a_mixed_set_is_refused_by_the_loader(tmp_path):
+    folder = _mixed_set(tmp_path)
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz does not match .*mixed or incomplete"):
+        load_mnist(folder, verbose=False)
+
+
+def test_an_incomplete_set_is_refused_by_the_loader(tmp_path):
+    folder = write_standin(tmp_path / "s", n_train=60, n_test=20, seed=1)
+    (folder / "STANDIN.txt").unlink()
+    with pytest.raises(DataError, match="incomplete: STANDIN.txt is missing"):
+        load_mnist(folder, verbose=False)
+
+
+def test_a_failed_write_leaves_the_old_set_whole(tmp_path, monkeypatch):
+    folder = write_standin(tmp_path / "s", n_train=60, n_test=20, seed=1)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    calls = []
+
+    def failing_write_idx(path, array):  # the third file cannot be written: a full disk
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return sources.write_idx(path, array)
+
+    monkeypatch.setattr(standin, "write_idx", failing_write_idx)
+    with pytest.raises(DataError, match="No space left"):
+        write_standin(folder, n_train=70, n_test=20, seed=2, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert len(load_mnist(folder, verbose=False).train) == 60
+
+
+def test_the_manifest_moves_first(tmp_path, monkeypatch):
+    """Killed after the first rename, the folder is refused rather than loaded as a mix."""
+    folder = write_standin(tmp_path / "s", n_train=60, n_test=20, seed=1)
+    real_replace, moved = os.replace, []
+
+    def replace_then_die(src, dst):
+        if moved:
+            raise KeyboardInterrupt  # stands for kill -9 between two renames
+        moved.append(Path(dst).name)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(standin.os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        write_standin(folder, n_train=70, n_test=20, seed=2, overwrite=True)
+    monkeypatch.undo()
+    assert moved == [MANIFEST]
+    with pytest.raises(DataError, match="mixed or incomplete"):
+        load_mnist(folder, verbose=False)
+
+
+def test_a_users_own_standin_txt_is_not_replaced(tmp_path):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "STANDIN.txt").write_text("my notes")
+    with pytest.raises(DataError, match="already holds STANDIN.txt"):
+        write_standin(folder, n_train=50, n_test=10)
+    assert (folder / "STANDIN.txt").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_train=10), "n_train=10 is too small for the tasks"),
+    (dict(n_train=49), "at least 50"),
+    (dict(n_train=10**12), "an IDX file holds at most"),
+    (dict(n_train=4 * 10**9), "GiB of memory"),
+])
+def test_sizes_are_refused_before_anything_is_made(tmp_path, monkeypatch, kwargs, message):
+    monkeypatch.setattr(standin, "make_standin", lambda *a, **k: pytest.fail("computed before refusing"))
+    monkeypatch.setattr(standin, "available_memory", lambda: 8 * 2**30)
+    with pytest.raises(DataError, match=message):
+        write_standin(tmp_path / "s", **{"n_test": 10, **kwargs})
+    assert not (tmp_path / "s").exists()
+
+
+def test_an_unwritable_folder_is_refused_before_anything_is_made(tmp_path, monkeypatch):
+    if os.geteuid() == 0:
+        target = Path("/proc/ewc-standin")  # root may write anywhere but here
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        target = ro / "s"
+    monkeypatch.setattr(standin, "make_standin", lambda *a, **k: pytest.fail("computed before refusing"))
+    with pytest.raises(DataError, match=f"cannot write to {target}"):
+        write_standin(target, n_train=50, n_test=10)
+
+
+@pytest.mark.parametrize("folder, message", [
+    ("", "empty string"),
+    ("~no-such-user-ewc/x", "cannot expand '~no-such-user-ewc'"),
+])
+def test_impossible_folder_names(folder, message):
+    with pytest.raises(DataError, match=message):
+        write_standin(folder, n_train=50, n_test=10)
+
+
+def test_a_too_small_folder_is_refused_when_loaded(tmp_path, embedded_mnist):
+    small = make_standin(30, 10, seed=0, source=embedded_mnist)  # 3 per digit: no room for validation
+    for key, name in IDX_FILES.items():
+        part, kind = key.split("_")
+        array = getattr(getattr(small, part), kind)
+        sources.write_idx(tmp_path / name, array[..., 0] if kind == "images" else array)
+    with pytest.raises(DataError, match="too small for the tasks: the train split holds 3 images of digit"):
+        load_mnist(tmp_path, verbose=False)
 
 
 # --------------------------------------------------------------------------- bad arguments
