@@ -195,7 +195,7 @@ def test_tradeoff_five_sweeps_with_error_bars(zoom):
     frame = fig.axes[0].get_window_extent(renderer)
     for b in boxes:
         assert frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1
-    assert _labelled_line(fig, "equal mean"), "the diagonal has no label"
+    assert _labelled_line(fig, "same mean of A and B"), "the iso-score line has no label"
 
 
 def test_tradeoff_labels_only_ends_and_chosen():
@@ -375,3 +375,30 @@ def test_image_figures(tasks):
     assert isinstance(fig, Figure)
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbars) == 2 and all(ax.get_ylabel() for ax in colorbars)
+
+
+def test_forgetting_comparison_one_panel_per_task():
+    fig = plots.forgetting_comparison(CURVES, task=["A", "B"])
+    assert [ax.get_title() for ax in fig.axes] == ["task A", "task B"]
+    for ax in fig.axes:
+        assert len([line for line in ax.get_lines() if "at the end" in line.get_label()]) == 3
+    _check_legends_clear(fig)
+    with pytest.raises(ValueError, match="at least one task"):
+        plots.forgetting_comparison(CURVES, task=[])
+
+
+def test_matrix_with_colorbar_is_readable():
+    from ewc_helpers import AccuracyMatrix
+    m = AccuracyMatrix(["A", "B"], [{"A": 0.95, "B": 0.14}, {"A": 0.35, "B": 0.91}])
+    fig = plots.matrix_with_colorbar(m)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "test accuracy"  # the colour bar
+    assert fig.get_size_inches()[0] * fig.dpi >= 400  # not a 242-pixel thumbnail
+    assert min(t.get_fontsize() for t in fig.axes[0].texts) >= 10
+    with pytest.raises(ValueError, match="no rows"):
+        plots.matrix_with_colorbar(AccuracyMatrix(["A", "B"]))
+
+
+def test_label_pairs_puts_each_even_digit_above_its_odd_partner(tasks):
+    fig = plots.label_pairs(tasks, per_digit=1)
+    assert [ax.get_title() for ax in fig.axes[:5]] == [f"label {k}" for k in range(5)]
+    assert fig.axes[0].get_ylabel().startswith("task A") and fig.axes[5].get_ylabel().startswith("task B")

@@ -201,3 +201,11 @@ def test_gradienttape_fisher_of_a_tiny_model_equals_compute_fisher(tasks, method
     for h, f in zip(by_hand, library):
         assert h.shape == f.shape
         assert np.allclose(h, f, rtol=0, atol=1e-5 * scale)
+
+
+def test_path_ends_are_named_results():
+    end = toy.run(0).summary["EWC"]
+    assert isinstance(end, toy.PathEnd)
+    assert end.loss_A == end["loss_A"] and "loss_A=" in repr(end)
+    with pytest.raises(KeyError):
+        end["no_such_measure"]

@@ -3,14 +3,14 @@ weights task B moved against how much task A's Fisher protects them."""
 
 from __future__ import annotations
 
-__all__ = ["forgetting_comparison", "fisher_histogram", "movement_vs_fisher"]
+__all__ = ["forgetting_comparison", "fisher_histogram", "movement_vs_fisher", "matrix_with_colorbar", "label_pairs"]
 
 import numpy as np
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
-from .core import CHANCE, METHOD_COLORS, _legend_outside, _records
+from .core import CHANCE, DIAGONAL_COLOR, METHOD_COLORS, _draw_matrix, _legend_outside, _records, method_color
 
 
 def _arrays(x) -> list:
@@ -26,36 +26,53 @@ def _fisher_arrays(f) -> list:
     return [np.asarray(a, np.float64) for a in getattr(f, "fisher", f)]
 
 
-def forgetting_comparison(curves: dict, task: str = "A", title: str | None = None,
+def forgetting_comparison(curves: dict, task="A", title: str | None = None,
                           chance: float | None = CHANCE, boundary_label: str = "start of task B"):
-    """Test accuracy on one task (``task``, default A) while training on task B, one line per method.
+    """Test accuracy while training on task B, one line per method: on one task (``task``,
+    default A), or one panel per task when ``task`` is a list such as ``["A", "B"]`` (what the
+    methods keep of A beside what they learn of B).
 
     ``curves`` maps a method's name to an :class:`~ewc_helpers.evaluation.AccuracyHistory` (or a
     dict ``{"records", "tasks"}`` or a list of its records ``{"step", "epoch", <task>: accuracy}``).
     The legend gives each method's accuracy at the end; the start of task B and ``chance`` accuracy
     are labelled lines.
     """
-    fig, ax = plt.subplots(figsize=(8.0, 3.9))
-    last = 0.0
-    for method, curve in curves.items():
-        records, names = _records(curve)
-        if task not in names and task not in records[0]:
-            raise KeyError(f"the curve of {method!r} has no accuracy for task {task!r} (it has {names})")
-        epochs = np.array([r["epoch"] for r in records], float)
-        acc = np.array([r[task] for r in records], float)
-        last = max(last, float(epochs.max()))
-        ax.plot(epochs, acc, "-", lw=1.8, color=METHOD_COLORS.get(method),
-                label=f"{method} (at the end: {acc[-1]:.2f})")
-    ax.axvline(0, color="k", lw=1.0, label=boundary_label)
-    if chance is not None:
-        ax.axhline(chance, color="0.4", lw=1.0, ls=":", label=f"chance ({chance:g})", zorder=0)
-    ax.set_xlim(-0.03 * (last or 1), (last or 1) * 1.01)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("epochs of training on task B")
-    ax.set_ylabel(f"task {task} test accuracy")
-    ax.grid(alpha=0.3)
-    _legend_outside(ax)
-    ax.set_title(title or f"how much of task {task} each method keeps while it learns task B", fontsize=10)
+    panels = [task] if isinstance(task, str) else list(task)
+    if not panels:
+        raise ValueError("name at least one task to draw")
+    wide = len(panels) > 1
+    fig, axes = plt.subplots(1, len(panels), figsize=(11.0 if wide else 8.0, 4.6 if wide else 3.9),
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        last = 0.0
+        for method, curve in curves.items():
+            records, names = _records(curve)
+            if name not in names and name not in records[0]:
+                raise KeyError(f"the curve of {method!r} has no accuracy for task {name!r} (it has {names})")
+            epochs = np.array([r["epoch"] for r in records], float)
+            acc = np.array([r[name] for r in records], float)
+            last = max(last, float(epochs.max()))
+            ax.plot(epochs, acc, "-", lw=1.8, color=method_color(method),
+                    label=f"{method} (at the end: {acc[-1]:.2f})")
+        ax.axvline(0, color="k", lw=1.0, label=boundary_label)
+        if chance is not None:
+            ax.axhline(chance, color="0.4", lw=1.0, ls=":", label=f"chance ({chance:g})", zorder=0)
+        ax.set_xlim(-0.03 * (last or 1), (last or 1) * 1.01)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("epochs of training on task B")
+        ax.set_ylabel(f"task {name} test accuracy" if not wide else "test accuracy")
+        ax.grid(alpha=0.3)
+        if wide:
+            ax.set_title(f"task {name}", fontsize=11)
+            _legend_outside(ax, "below", ncol=2, fontsize=9, bbox_to_anchor=(0.5, -0.2))
+        else:
+            _legend_outside(ax)
+    default = (f"how much of task {panels[0]} each method keeps while it learns task B" if not wide
+               else "what each method keeps of task A and learns of task B")
+    if wide:
+        fig.suptitle(title or default, fontsize=12)
+    else:
+        axes[0][0].set_title(title or default, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -89,7 +106,7 @@ def fisher_histogram(fishers: dict, title: str | None = None, bins: int = 60, la
     for k, (ax, name) in enumerate(zip(axes, names)):
         v = flat[name]
         zeros = float(np.mean(v == 0))
-        color = f"C{k}"
+        color = method_color(f"EWC {name}", f"C{k}")  # a Fisher in the colour of its EWC
         ax.hist(v[v > 0], bins=edges, histtype="step", lw=1.6, color=color,
                 label=f"{name}: {v.size:,} entries, {zeros:.1%} exactly 0 (not drawn)")
         if layout == "panels":
@@ -157,7 +174,7 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
         ax = fig.add_subplot(grid[0, col + 1], sharey=strip)
         first_strip = first_strip or strip
         m = move[idx]
-        color = METHOD_COLORS.get(name, f"C{k}")
+        color = method_color(name, f"C{k}")
         show = ~fz & (m > 0)
         ax.scatter(f[idx][show], m[show], s=2, alpha=0.15, color=color, lw=0, rasterized=True,
                    label=f"one weight (random {len(idx):,} of {a.size:,})")
@@ -200,4 +217,56 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
                loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.suptitle(title or "how far task B moved each weight, against how much task A's Fisher protects it",
                  fontsize=10)
+    return fig
+
+
+def matrix_with_colorbar(matrix, title: str = "accuracy matrix"):
+    """A small :class:`~ewc_helpers.evaluation.AccuracyMatrix` (two or three tasks) drawn large
+    enough to read when projected, with a colour bar for test accuracy (0 to 1); the diagonal
+    (each task right after training on it) is outlined, as in every accuracy matrix."""
+    values = matrix.values
+    if values.size == 0:
+        raise ValueError("the accuracy matrix has no rows yet")
+    fig, ax = plt.subplots(figsize=(2.4 + 1.5 * values.shape[1], 1.6 + 1.3 * values.shape[0]))
+    _draw_matrix(ax, values, fontsize=16)
+    ax.set_xticks(range(values.shape[1]), [f"task {n}" for n in matrix.task_names], fontsize=12)
+    ax.set_yticks(range(values.shape[0]), [f"after {n}" for n in matrix.task_names[: values.shape[0]]],
+                  fontsize=12)
+    ax.set_xlabel("test accuracy on", fontsize=12)
+    ax.set_ylabel("after training on", fontsize=12)
+    bar = fig.colorbar(ax.images[0], ax=ax, fraction=0.08, pad=0.04)
+    bar.set_label("test accuracy", fontsize=11)
+    ax.set_title(title, fontsize=12)
+    fig.text(0.5, 0.01, "outlined: each task right after training on it", ha="center", va="bottom",
+             fontsize=10, color=DIAGONAL_COLOR)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def label_pairs(tasks: dict, per_digit: int = 2, split: str = "train", seed: int = 0):
+    """The digits that share each label, side by side: one column per label 0-4, task A's even
+    digit (``2 * label``) above task B's odd digit (``2 * label + 1``), ``per_digit`` examples of
+    each, drawn at random with ``seed``."""
+    if per_digit < 1:
+        raise ValueError(f"per_digit must be at least 1; got {per_digit}")
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(2 * per_digit, 5, figsize=(7.0, 1.45 * 2 * per_digit + 0.6), squeeze=False)
+    for label in range(5):
+        for row, (task, digit) in enumerate(
+                [("A", 2 * label)] * per_digit + [("B", 2 * label + 1)] * per_digit):
+            part = tasks[task].split(split)
+            index = np.flatnonzero(part.digits == digit)
+            if index.size == 0:
+                raise ValueError(f"task {task} has no digit {digit} in its {split} split")
+            ax = axes[row][label]
+            ax.imshow(part.images[rng.choice(index)].squeeze(), cmap="gray_r")
+            ax.set_xticks([]), ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"label {label}", fontsize=12)
+            if label == 0:
+                ax.set_ylabel(f"task {task}: {'even' if task == 'A' else 'odd'}", fontsize=11)
+            for spine in ax.spines.values():
+                spine.set_edgecolor(METHOD_COLORS.get("naive", "k") if task == "B" else "0.3")
+    fig.suptitle("digits that share a label: task A's even digit above task B's odd one", fontsize=12)
+    fig.tight_layout()
     return fig

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["ToyTask", "ToyRun", "make_tasks", "loss", "grad", "fisher", "fit", "minimize",
+__all__ = ["ToyTask", "ToyRun", "PathEnd", "make_tasks", "loss", "grad", "fisher", "fit", "minimize",
            "descend", "principal_axes", "move_angle", "matched_l2_lam", "run", "METHODS"]
 
 METHODS = ("naive", "L2", "EWC")
@@ -154,9 +154,33 @@ def matched_l2_lam(task_b: ToyTask, theta_a, target_loss_b: float, lo=1e-6, hi=1
     return float(np.sqrt(lo * hi))
 
 
+@dataclass(frozen=True)
+class PathEnd:
+    """Where one method's path on task B ended, and what it cost: read as attributes
+    (``run.summary["EWC"].loss_A``); ``end["loss_A"]`` works too."""
+
+    end: np.ndarray
+    loss_A: float
+    loss_B: float
+    angle_to_stiff_axis: float
+    fisher_cost: float
+    distance: float
+
+    def __getitem__(self, key: str):
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def __repr__(self) -> str:
+        return (f"PathEnd(end={np.round(self.end, 2).tolist()}, loss_A={self.loss_A:.3f}, "
+                f"loss_B={self.loss_B:.3f}, angle_to_stiff_axis={self.angle_to_stiff_axis:.0f})")
+
+
 @dataclass
 class ToyRun:
-    """Everything :func:`run` computed; ``summary[method]`` holds the measures of each path's end."""
+    """Everything :func:`run` computed; ``summary[method]`` is a :class:`PathEnd`, the measures of
+    each path's end."""
 
     tasks: dict
     theta_a: np.ndarray
@@ -203,12 +227,12 @@ def run(seed: int = 0, lam=None, use_diagonal: bool = True, kind: str = "exact",
     axis = result.stiff_axis
     for name, path in paths.items():
         move = path[-1] - theta_a
-        result.summary[name] = {
-            "end": path[-1],
-            "loss_A": float(loss(path[-1], task_a)),
-            "loss_B": float(loss(path[-1], task_b)),
-            "angle_to_stiff_axis": move_angle(theta_a, path[-1], axis),
-            "fisher_cost": float(0.5 * move @ full @ move),
-            "distance": float(np.linalg.norm(move)),
-        }
+        result.summary[name] = PathEnd(
+            end=path[-1],
+            loss_A=float(loss(path[-1], task_a)),
+            loss_B=float(loss(path[-1], task_b)),
+            angle_to_stiff_axis=float(move_angle(theta_a, path[-1], axis)),
+            fisher_cost=float(0.5 * move @ full @ move),
+            distance=float(np.linalg.norm(move)),
+        )
     return result

@@ -10,7 +10,10 @@
 # * **multi**: both, for the joint-training baseline.
 #
 # Every digit gets the label `digit // 2`, so a single 5-way output layer serves both tasks
-# (0 and 1 both map to label 0, 8 and 9 both map to label 4).
+# (0 and 1 both map to label 0, 8 and 9 both map to label 4). The network is never told which
+# task a digit comes from: the same five outputs must serve both, with a new kind of input.
+# In the vocabulary of continual learning (van de Ven et al. 2022) this is a
+# **domain-incremental** split; lesson 11 compares it with the task- and class-incremental ones.
 #
 # **What you will learn**
 #
@@ -67,10 +70,10 @@ tasks = make_tasks(mnist)
 print(summarize_tasks(tasks))
 
 # %% [markdown]
-# A sample of training digits, titled with their task and new label:
+# The digits that share each label, task A's even digit above task B's odd one:
 
 # %%
-fig = plots.sample_grid(tasks["multi"], n=20)
+fig = plots.label_pairs(tasks)
 
 # %% [markdown]
 # The new labels are integers. The article computed `floor(label / 2)`, which yields floats
@@ -106,6 +109,9 @@ print("our pipeline draws a new order every epoch:", ours[0] != ours[1] != ours[
 print("the article's order repeats every epoch:", article[0] == article[1] == article[2])
 
 # %% [markdown]
+# > **Think!** The article's order repeats. What would happen to the gradient steps of the second
+# > epoch if the *batches* were also the same? Answer before reading on.
+#
 # A frozen order is not fatal, but it means every epoch takes the same sequence of gradient steps,
 # the same batches side by side, which defeats the point of shuffling. The article also sized its
 # shuffle buffer from the full training set even for the smaller task datasets; our buffer is
@@ -117,6 +123,20 @@ print("the article's order repeats every epoch:", article[0] == article[1] == ar
 x, y = next(iter(tasks["B"].dataset("train")))
 print("batch:", x.shape, x.dtype, f"pixel range [{float(x.numpy().min())}, {float(x.numpy().max())}]")
 print("labels:", y.numpy()[:16], y.dtype)
+
+# %% [markdown]
+# Task B's first labels may look familiar: compare them with task A's epoch-1 order above. When
+# two tasks hold equally many examples, the pipeline (seed 0 for both) draws the same permutation
+# of positions. If the tasks also store their labels in the same order, as the embedded digits do
+# (the same number of each digit, split the same way), the same positions hold the same labels,
+# while the images differ: odd digits here, even ones there. The cell checks both conditions on
+# this run's data (full MNIST has unequal digit counts, so there the orders differ).
+
+# %%
+same_layout = np.array_equal(tasks["A"].train.labels, tasks["B"].train.labels)
+same_start = list(y.numpy()[:12]) == ours[0]
+print("tasks A and B store their training labels in the same order:", same_layout)
+print("so task B's first batch starts with task A's epoch-1 labels:", same_start)
 
 # %% [markdown]
 # ## The splits are fixed by seeds
@@ -135,10 +155,24 @@ print("a second load gives identical validation splits:", same)
 # %% [markdown]
 # ## What we measured
 #
-# * The source used, and the size of every split of every task, are printed above.
-# * Labels are the integers `digit // 2`, 0 to 4, for both tasks.
+# * Labels are the integers `digit // 2`, 0 to 4, for both tasks, so each label stands for one
+#   even digit in task A and one odd digit in task B: a domain-incremental split.
 # * Our pipeline draws a fresh order each epoch; the article's shuffle-then-cache order replays the
-#   first epoch's order every epoch, as the three epochs printed above show.
+#   first epoch's order every epoch. On this run:
+
+# %%
+print(f"source {mnist.source}: task A {len(tasks['A'].train):,} training, {len(tasks['A'].val):,} validation and "
+      f"{len(tasks['A'].test):,} test digits; task B {len(tasks['B'].train):,}, {len(tasks['B'].val):,} and {len(tasks['B'].test):,}")
+print(f"our pipeline's first {len(ours[0])} labels: {len(set(map(tuple, ours)))} different orders in 3 epochs; "
+      f"the article's: {len(set(map(tuple, article)))}")
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Which label does the digit 7 get, and which digit of task A shares it?
+# 2. Why is the validation split, not the test split, the one used to choose settings later?
+# 3. In the article's pipeline, what exactly does the cache store, and why does that freeze the
+#    order?
 #
 # ## Exercises
 #
@@ -147,7 +181,7 @@ print("a second load gives identical validation splits:", same)
 # 2. Build a pipeline with `shuffle=False` and print `epoch_orders` for it. Why is the training
 #    pipeline shuffled, while the validation and test pipelines need not be?
 # 3. Which pairs of digits share a label? Why does a shared label matter once the network moves
-#    from task A to task B? Plot `plots.sample_grid(tasks["B"])` to look.
+#    from task A to task B? Print task B's (digit, label) pairs as the lesson did for task A.
 
 # %% [markdown] solution
 # ## Solutions
@@ -169,10 +203,19 @@ plain = epoch_orders(make_pipeline(train_a.images, train_a.labels, shuffle=False
 print("every epoch identical without shuffling:", plain[0] == plain[1] == plain[2])
 
 # %% [markdown] solution
-# **3.** The pairs are (0, 1), (2, 3), (4, 5), (6, 7) and (8, 9), one pair per label. Within a
-# task no two digits share a label, so the network never has to tell a pair apart; across tasks
-# it does, which is exactly where forgetting will show: after task B, a label-3 output means "6"
-# for task A and "7" for task B, and 6 and 7 look nothing alike.
+# **3.** The pairs are (0, 1), (2, 3), (4, 5), (6, 7) and (8, 9), one pair per label, as the
+# figure of pairs shows. Within a task no two digits share a label, so the network never has to
+# tell a pair apart. Across tasks the same output must answer for both digits of a pair: after
+# task B, a label-3 output means "6" for task A and "7" for task B, and 6 and 7 look nothing
+# alike. That is exactly where forgetting will show.
 
 # %% solution
-fig = plots.sample_grid(tasks["B"], n=10)
+pairs_b = sorted(set(zip(tasks["B"].train.digits.tolist(), tasks["B"].train.labels.tolist())))
+print("task B (digit, label) pairs:", pairs_b, "| task A:", pairs)
+fig = plots.label_pairs(tasks, per_digit=1, seed=1)
+
+# %% [markdown] solution
+# **Check your understanding.** (1) Label 3, shared with the 6 of task A. (2) A setting chosen on
+# the test split would make the test score optimistic; the test split must stay unseen until the
+# end. (3) The cache stores the examples in the order they flowed in during the first epoch,
+# already shuffled; later epochs read that stored sequence back, so the shuffle never runs again.

@@ -24,33 +24,52 @@
 # %%
 import inspect
 import numpy as np
-from ewc_helpers import (Anchor, PenalizedSequential, accuracy, build_mlp, compute_fisher, ewc_penalty,
-                         fisher_data, fit_task, load_mnist, make_tasks, set_seed)
+from ewc_helpers import (Anchor, PenalizedSequential, accuracy, build_mlp, compare_on_test_set, compute_fisher,
+                         correct_answers, ewc_penalty, fisher_data, fit_task, load_mnist, make_tasks, noise_margin,
+                         set_seed)
 from ewc_helpers import plots
 from ewc_helpers.studies import toy
+from ewc_helpers.studies.common import lesson_seed
 import tensorflow as tf  # after ewc_helpers, which keeps TensorFlow's start-up notices quiet
 
-set_seed(0)
+seed = lesson_seed(0)  # 0, unless EWC_SEED shifts every seed of the course
+set_seed(seed)
 
 # %% [markdown]
 # ## From Bayes' rule to a penalty
 #
 # Train on task A, then on task B. What we would like is the most probable weights given *both*
-# data sets. Bayes' rule, applied to B with A's posterior as the prior (Kirkpatrick et al. 2017,
-# equations 1-2), gives
+# data sets. Two assumptions make Bayes' rule usable (Kirkpatrick et al. 2017, equations 1-2):
+#
+# * a **flat prior** $p(\theta)$, so that the peak of $p(\theta \mid A)$ is a maximum-likelihood
+#   point of task A, the weights training on A found;
+# * A and B are **independent given $\theta$**: $p(B \mid \theta, A) = p(B \mid \theta)$.
+#
+# Then Bayes' rule, applied to B with A's posterior as the prior, gives
 #
 # $$\log p(\theta \mid A, B) = \log p(B \mid \theta) + \log p(\theta \mid A) - \log p(B \mid A).$$
 #
-# The first term is minus task B's loss, summed over its $N_B$ examples. The last does not depend
-# on $\theta$. Everything task A taught us is in the middle term, and we cannot compute it exactly.
+# We *maximise* this log posterior; training *minimises* a loss, so the loss is its negative (the
+# sign flips). The first term is then task B's cross-entropy summed over its $N_B$ examples. The
+# last does not depend on $\theta$. Everything task A taught us is in the middle term, and we
+# cannot compute it exactly.
 #
 # **[Laplace approximation](GLOSSARY.md#laplace-approximation).** Expand $\log p(\theta \mid A)$ to second order around its peak
 # $\theta_A$, the weights after task A. The gradient vanishes there, so what remains is a
-# Gaussian centred on $\theta_A$. Its precision is the curvature of task A's summed negative
-# log-likelihood. That curvature is about $N_A F$, where $F$ is the Fisher information of one
-# example:
+# Gaussian centred on $\theta_A$. Its precision is the Hessian $H_A$ of task A's summed negative
+# log-likelihood.
+#
+# **The Gauss-Newton step.** The Hessian of a cross-entropy has two parts: the Gauss-Newton part,
+# whose expectation over the model's labels is $N_A F$, and a part weighted by the residuals
+# (label minus prediction) times the network's second derivatives. Near a minimum of a
+# well-specified model the residual part averages out, so $H_A \approx N_A F$, where $F$ is the
+# **mean per-example Fisher over task A's inputs**:
 #
 # $$\log p(\theta \mid A) \approx -\frac{N_A}{2} (\theta - \theta_A)^\top F\, (\theta - \theta_A) + \text{const}.$$
+#
+# For logistic regression (the toy below) the second part is zero and $H_A = N_A F$ *exactly*,
+# so the toy cannot show this approximation failing. In an MLP the ReLU network's second
+# derivatives make the residual part non-zero wherever task A is not fitted perfectly.
 #
 # **Keep the diagonal.** A full $F$ has one entry per *pair* of weights, about $10^{10}$ for the
 # 784-128-5 network, so EWC keeps only its diagonal $F_i$. Dividing by $N_B$ (Keras averages the
@@ -69,9 +88,12 @@ set_seed(0)
 # "sampled" draws one; see [exact](GLOSSARY.md#exact-fisher) and [sampled](GLOSSARY.md#sampled-fisher) Fisher). The [*empirical* Fisher](GLOSSARY.md#empirical-fisher) uses the data's own label instead. It is cheaper,
 # but it is not in general a curvature estimate. It approaches the true Fisher only at a minimum of
 # a well-specified model, with many examples (Kunstner et al. 2019). The scale of $F$ depends on
-# how it is computed. van de Ven (2025) found that a "batched" Fisher, built from squared
-# mini-batch gradients, needs a `lam` orders of magnitude larger than the exact one. So a `lam`
-# never carries over from one implementation to another.
+# how it is computed. Squaring the gradient of a batch **mean** gives a much *smaller* number than
+# the mean of per-example squares (the examples' gradients partly cancel, and the mean divides by
+# the batch size before squaring): van de Ven (2025) found that such a "batched" Fisher needs a
+# `lam` orders of magnitude larger than the exact one. Squaring the gradient of a batch **sum**
+# gives a much *larger* one (lesson 05 meets the article's version of it). So a `lam` never
+# carries over from one implementation to another.
 
 # %% [markdown]
 # ## A toy you can see: two weights, two tasks
@@ -88,7 +110,7 @@ set_seed(0)
 # $\theta_A$.
 
 # %%
-run = toy.run(seed=0)
+run = toy.run(seed=seed)
 task_a = run.tasks["A"]
 print("task A inputs, standard deviation of x1 and x2:", task_a.x.std(axis=0).round(2))
 print("theta_A =", run.theta_a.round(2), "   task B's optimum =", run.theta_b.round(2))
@@ -118,6 +140,10 @@ print("task A's exact Fisher is the Hessian of its loss:", bool(np.allclose(hess
 # %% [markdown]
 # ## Three ways to train task B
 #
+# > **Think!** L2 and EWC will be tuned to end at the *same* task-B loss. Before you run the next
+# > two cells, predict: which of the two moves mostly along $w_2$, and which pays more on task A?
+# > Where will naive training end?
+#
 # Starting from $\theta_A$, `toy.run` descends task B's loss with the same learning rate three ways:
 # **naive** (no penalty), **L2** ($F$ replaced by 1 for both weights) and **EWC** (the diagonal
 # Fisher, `lam = 1`). To compare L2 and EWC fairly, L2's `lam` is chosen so that L2 ends at the
@@ -127,8 +153,8 @@ print("task A's exact Fisher is the Hessian of its loss:", bool(np.allclose(hess
 loss_a_start = toy.loss(run.theta_a, task_a)
 print(f"at theta_A: task A loss {loss_a_start:.3f}, task B loss {toy.loss(run.theta_a, run.tasks['B']):.3f}")
 for name, s in run.summary.items():
-    print(f"{name:>5}: ends at {s['end'].round(2)}, task A loss {s['loss_A']:.3f}, "
-          f"task B loss {s['loss_B']:.3f}, {s['angle_to_stiff_axis']:.0f} degrees from A's stiff axis")
+    print(f"{name:>5}: ends at {s.end.round(2)}, task A loss {s.loss_A:.3f}, "
+          f"task B loss {s.loss_B:.3f}, {s.angle_to_stiff_axis:.0f} degrees from A's stiff axis")
 
 # %%
 fig = plots.toy_paths(run)
@@ -151,23 +177,26 @@ fig = plots.toy_paths(run)
 # %%
 # NBVAL_CHECK_OUTPUT
 s = run.summary
-near_joint = {m: np.linalg.norm(s[m]["end"] - run.joint) for m in s}
-print("naive training ends at task B's optimum:", bool(np.allclose(s["naive"]["end"], run.theta_b, atol=1e-3)))
+near_joint = {m: np.linalg.norm(s[m].end - run.joint) for m in s}
+print("naive training ends at task B's optimum:", bool(np.allclose(s["naive"].end, run.theta_b, atol=1e-3)))
 print("and leaves task A's loss higher than L2 or EWC do:",
-      s["naive"]["loss_A"] > max(s["L2"]["loss_A"], s["EWC"]["loss_A"]))
+      s["naive"].loss_A > max(s["L2"].loss_A, s["EWC"].loss_A))
 print("L2 and EWC end at the same task-B loss:",
-      bool(np.isclose(s["L2"]["loss_B"], s["EWC"]["loss_B"], atol=1e-6)))
-print("there, EWC ends with a lower task-A loss than L2:", s["EWC"]["loss_A"] < s["L2"]["loss_A"])
+      bool(np.isclose(s["L2"].loss_B, s["EWC"].loss_B, atol=1e-6)))
+print("there, EWC ends with a lower task-A loss than L2:", s["EWC"].loss_A < s["L2"].loss_A)
 print("EWC's move is mostly along A's low-Fisher direction (over 45 degrees from the stiff one):",
-      s["EWC"]["angle_to_stiff_axis"] > 45)
+      s["EWC"].angle_to_stiff_axis > 45)
 print("L2's move lies closer to A's stiff direction than EWC's:",
-      s["L2"]["angle_to_stiff_axis"] < s["EWC"]["angle_to_stiff_axis"])
+      s["L2"].angle_to_stiff_axis < s["EWC"].angle_to_stiff_axis)
 print("EWC ends nearer the optimum of A and B trained together than L2 or naive:",
       near_joint["EWC"] < min(near_joint["L2"], near_joint["naive"]))
 
 # %% [markdown]
 # These are properties of the methods, not of this draw of the data: `tests/test_toy.py` checks
-# them on other seeds.
+# them on other seeds. They are also the setting where Fisher weighting beats L2 by construction:
+# task A cares about one direction and not the other, and the two directions are the axes. It
+# holds again over sequences of many tasks (lesson 10). On the article's split of MNIST (lessons
+# 05-07) it does not: there L2 and EWC land on one trade-off curve between the tasks.
 #
 # ## The Fisher and the penalty from scratch, in TensorFlow
 #
@@ -177,15 +206,17 @@ print("EWC ends nearer the optimum of A and B trained together than L2 or naive:
 # %%
 tasks = make_tasks(load_mnist())
 model = build_mlp(hidden_units=8, optimizer="sgd", learning_rate=0.1)
-fit_task(model, tasks["A"], epochs=3)
+fit_task(model, tasks["A"], epochs=3, seed=seed)
 print(f"tiny model after task A: test accuracy on A {accuracy(model, tasks['A']):.3f}")
-x, y = fisher_data(tasks["A"], "empirical", max_examples=300)  # 300 task-A examples, chosen at random
+x, y = fisher_data(tasks["A"], "empirical", max_examples=300, seed=seed)  # 300 task-A examples, chosen at random
 print("Fisher examples:", x.shape, y.shape)
 
 # %% [markdown]
 # The empirical diagonal Fisher: for each example, the gradient of $\log p(y_n \mid x_n)$ with
 # respect to every weight, squared, then averaged over the examples. The gradient must be taken
-# *per example*: squaring the gradient of a whole batch gives a different, much larger number.
+# *per example*. Squaring the gradient of a whole batch's *sum* of log-likelihoods gives a much
+# larger number (up to the batch size times larger); squaring that of the batch's *mean* gives a
+# much smaller one. Neither is the per-example Fisher.
 
 # %%
 def hand_fisher(model, x, y):
@@ -209,20 +240,35 @@ for v, f in zip(model.trainable_variables, fisher_by_hand):
     print(f"{v.path:<22} shape {str(tuple(v.shape)):<10} largest F {f.max():.3g}")
 
 # %% [markdown]
+# **Choosing `lam` from what we measured.** With plain SGD at learning rate `lr`, the penalty
+# alone is a bowl whose curvature along weight $i$ is `lam * F_i`. A gradient step on such a bowl
+# overshoots, and the overshoot grows step after step, once `lr * lam * F_i` exceeds 2 (lesson 09
+# derives this stability limit and what it means for Adam). So `lam` must keep
+# `lr * lam * max(F)` below 2, and `max(F)` depends on the data and the model. We set it from the
+# largest Fisher entry just measured, with a safety factor of 2 (task B's own loss adds curvature
+# of its own): `lr * lam * max(F) = 1`.
+
+# %%
+lr = float(model.optimizer.learning_rate)
+max_f = max(float(np.max(f)) for f in fisher_lib)
+lam = 1.0 / (lr * max_f)  # half the stability limit lr * lam * max(F) < 2
+print(f"largest Fisher entry {max_f:.3g}, lr {lr:g}: lam = {lam:.3g}, lr * lam * max(F) = {lr * lam * max_f:.2f}")
+
+# %% [markdown]
 # Anchor the penalty at the task-A weights, then train one epoch of task B *without* it, so
 # that the weights have moved away from $\theta_A$ and the penalty is no longer zero.
 
 # %%
 theta_a = [v.numpy() for v in model.trainable_variables]
 anchor = Anchor.from_model(model, fisher_lib, task="A")
-lam = 20.0  # small enough for SGD at 0.1: lr * lam * max(F) must stay below 2
 
 def hand_penalty(variables):
     """(lam / 2) * sum_i F_i (theta_i - theta_A,i)^2"""
     return lam / 2 * tf.add_n([tf.reduce_sum(f * tf.square(v - t))
                                for v, t, f in zip(variables, theta_a, fisher_by_hand)])
 
-fit_task(model, tasks["B"], epochs=1)
+fit_task(model, tasks["B"], epochs=1, seed=seed + 1)
+naive_right = correct_answers(model, tasks["A"])  # per test digit of task A: right or wrong
 print(f"after one naive epoch on B: test accuracy on A {accuracy(model, tasks['A']):.3f}, "
       f"on B {accuracy(model, tasks['B']):.3f}")
 penalty_by_hand = float(hand_penalty(model.trainable_variables))
@@ -236,7 +282,7 @@ print(f"penalty by hand {penalty_by_hand:.6g}, ewc_penalty {penalty_lib:.6g}")
 
 # %%
 x_b, y_b = next(iter(tasks["B"].dataset("train", batch_size=64)))
-lr, variables = float(model.optimizer.learning_rate), model.trainable_variables
+variables = model.trainable_variables
 with tf.GradientTape() as tape:
     logits = model(x_b, training=True)
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y_b, logits)) + hand_penalty(variables)
@@ -276,30 +322,55 @@ print(inspect.getsource(PenalizedSequential.compute_loss))
 # %%
 for v, t in zip(model.trainable_variables, theta_a):
     v.assign(t)  # back to theta_A
-history = fit_task(model, tasks["B"], epochs=1, penalties=[ewc_penalty(anchor, lam)])
+history = fit_task(model, tasks["B"], epochs=1, seed=seed + 1, penalties=[ewc_penalty(anchor, lam)])
 print("History keys:", sorted(history.history))
 print(f"after one EWC epoch on B: test accuracy on A {accuracy(model, tasks['A']):.3f}, "
       f"on B {accuracy(model, tasks['B']):.3f}")
 
 # %% [markdown]
-# Compare these with the naive epoch above. This `lam` was set for a stable SGD step, not tuned,
-# and one epoch on 300 Fisher examples is a small experiment: lesson 05 chooses `lam` on
-# validation data and measures EWC properly.
+# Did the penalty keep more of task A than the naive epoch? Both models are scored on the same
+# test digits of task A, so we compare them digit by digit (a paired test, `compare_on_test_set`:
+# McNemar's test and a bootstrap interval over the test digits), with an equivalence margin of
+# one noise margin. This `lam` was set for a stable SGD step, not tuned, so either outcome is
+# possible: lesson 05 chooses `lam` on validation data and measures EWC properly.
+
+# %%
+delta = noise_margin(len(tasks["A"].test))
+one_epoch = compare_on_test_set(correct_answers(model, tasks["A"]), naive_right, delta,
+                                names=("the EWC epoch", "the naive epoch"))
+print("task A:", one_epoch.words)
 
 # %% [markdown]
 # ## What we measured
 #
-# * Bayes' rule plus a Laplace approximation of task A's posterior gives a quadratic penalty
-#   around $\theta_A$ whose stiffness is $N_A$ times the Fisher. EWC keeps the Fisher's diagonal
-#   and replaces $N_A$ by a tuned `lam`.
-# * In the two-weight toy, task A's Fisher is the Hessian of its loss, and its ellipse follows
-#   task A's loss contour near $\theta_A$.
+# * Bayes' rule (flat prior, tasks independent given $\theta$) plus a Laplace approximation of
+#   task A's posterior and the Gauss-Newton step gives a quadratic penalty around $\theta_A$ whose
+#   stiffness is $N_A$ times the mean per-example Fisher. EWC keeps the Fisher's diagonal and
+#   replaces $N_A$ by a tuned `lam`.
+# * In the two-weight toy (logistic regression), task A's Fisher is exactly the Hessian of its
+#   loss, and its ellipse follows task A's loss contour near $\theta_A$. In an MLP that equality
+#   is only approximate.
 # * Naive training reached task B's optimum and paid the most on task A. At the same task-B loss,
 #   EWC kept task A's loss lower than L2 did. EWC moved mostly along the direction task A does
 #   not care about, and L2 could not tell the two directions apart. EWC ended nearest the
 #   weights that training on both tasks together finds.
 # * Written from scratch with `tf.GradientTape`, the per-example Fisher, the penalty and one
 #   training step agreed with `compute_fisher`, `ewc_penalty` and `model.fit`'s own step.
+# * `lam` for the tiny network came from the largest Fisher entry this run measured, so that
+#   SGD stays stable on any data. What one epoch with it did to task A, this run:
+
+# %%
+print(f"lam = 1 / (lr * max F) = {lam:.3g} (largest Fisher entry {max_f:.3g}); after one epoch of task B,")
+print("on task A's test digits:", one_epoch.words)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Which two assumptions let Bayes' rule split $\log p(\theta \mid A, B)$ into a task-B term and
+#    a task-A term? Why does the loss carry a minus sign?
+# 2. Why does the toy's Fisher equal its Hessian exactly, and why would an MLP's not?
+# 3. A colleague squares the gradient of the mean loss over each mini-batch of 128 and calls it
+#    the Fisher. Will her `lam` be larger or smaller than yours, for the same pull?
 #
 # ## Exercises
 #
@@ -316,6 +387,14 @@ print(f"after one EWC epoch on B: test accuracy on A {accuracy(model, tasks['A']
 
 # %% [markdown] solution
 # ## Solutions
+#
+# **Check your understanding.** (1) A flat prior, so that $\theta_A$ is a maximum-likelihood point,
+# and task B independent of task A given $\theta$, so that $p(B \mid \theta, A) = p(B \mid \theta)$.
+# Training minimises, and the loss is the *negative* log posterior. (2) For logistic regression the
+# model's output is linear in $\theta$ before the sigmoid, so the residual part of the Hessian is
+# zero and the Gauss-Newton part, $N_A F$, is all of it; an MLP's hidden layers add second
+# derivatives weighted by the residuals. (3) Larger: the squared gradient of a batch mean is far
+# smaller than the mean of per-example squares, so the same pull needs a larger `lam`.
 
 # %% solution
 tilted = toy.run(seed=0, angle=45)
@@ -324,7 +403,7 @@ print("full Fisher:\n", tilted.fisher_full.round(3), "\ndiagonal:", np.diag(tilt
 for label, r in (("diagonal F", tilted), ("full F", tilted_full)):
     for m in ("L2", "EWC"):
         e = r.summary[m]
-        print(f"{label:>10}, {m:>3}: task A loss {e['loss_A']:.3f}, task B loss {e['loss_B']:.3f}")
+        print(f"{label:>10}, {m:>3}: task A loss {e.loss_A:.3f}, task B loss {e.loss_B:.3f}")
 fig = plots.toy_paths(tilted, title="task A turned by 45 degrees: EWC with the diagonal Fisher")
 
 # %% [markdown] solution
@@ -337,8 +416,8 @@ fig = plots.toy_paths(tilted, title="task A turned by 45 degrees: EWC with the d
 # %% solution
 for lam_toy in (0.1, 1, 10, 100):
     e = toy.run(seed=0, lam=lam_toy).summary["EWC"]
-    print(f"lam {lam_toy:>5g}: EWC ends at {e['end'].round(2)}, task A loss {e['loss_A']:.3f}, "
-          f"task B loss {e['loss_B']:.3f}")
+    print(f"lam {lam_toy:>5g}: EWC ends at {e.end.round(2)}, task A loss {e.loss_A:.3f}, "
+          f"task B loss {e.loss_B:.3f}")
 
 # %% [markdown] solution
 # Small `lam` behaves like naive training: EWC ends near task B's optimum and forgets A. Large
