@@ -191,17 +191,19 @@ def copy_notebooks(args) -> int:
             extras.update({p.name: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".md", ".png")})
     try:
         dest = check_folder(args.folder).absolute()
+        if dest.is_symlink() and not dest.exists():
+            return fail(f"{dest} is a link to a folder that does not exist")
+        if dest.exists() and not dest.is_dir():
+            return fail(f"{dest} exists and is not a folder")
+        refusal = _refuse_source(dest.resolve())
+        files = notebooks + [extras[name] for name in sorted(extras)]
+        clashes = [p.name for p in files if os.path.lexists(dest / p.name)]
     except DataError as err:
         return fail(err)
-    if dest.is_symlink() and not dest.exists():
-        return fail(f"{dest} is a link to a folder that does not exist")
-    if dest.exists() and not dest.is_dir():
-        return fail(f"{dest} exists and is not a folder")
-    refusal = _refuse_source(dest.resolve())
+    except OSError as err:  # a name too long, a folder that cannot be read, ...
+        return fail(f"cannot write to {args.folder}: {err.strerror or err}")
     if refusal:
         return fail(refusal)
-    files = notebooks + [extras[name] for name in sorted(extras)]
-    clashes = [p.name for p in files if os.path.lexists(dest / p.name)]
     if clashes and not args.overwrite:
         return fail(f"{dest} already holds {', '.join(clashes[:3])}{' ...' if len(clashes) > 3 else ''}; "
                     "pass --overwrite to replace them (files that differ from the lessons are kept as backups)")

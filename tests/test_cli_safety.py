@@ -160,11 +160,11 @@ def impossible_places(tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("x")
     return {"under a file": afile / "sub", "a file": afile, "under /proc": Path("/proc/ewc-test"),
-            "unknown user": "~no-such-user-ewc/x", "empty": ""}
+            "unknown user": "~no-such-user-ewc/x", "empty": "", "name too long": tmp_path / ("n" * 300)}
 
 
 @pytest.mark.parametrize("command", ["notebooks", "standin"])
-@pytest.mark.parametrize("place", ["under a file", "a file", "under /proc", "unknown user", "empty"])
+@pytest.mark.parametrize("place", ["under a file", "a file", "under /proc", "unknown user", "empty", "name too long"])
 def test_impossible_destinations_fail_in_one_line(tmp_path, capsys, monkeypatch, command, place):
     monkeypatch.setattr(standin, "make_standin", lambda *a, **k: pytest.fail("computed before refusing"))
     dest = impossible_places(tmp_path)[place]

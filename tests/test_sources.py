@@ -588,3 +588,13 @@ def test_too_few_training_images_of_a_digit_are_refused_when_loaded(tmp_path):
     folder = make_idx_folder(tmp_path / "mnist", train_labels=raw_idx(LABELS_MAGIC_BYTES, (N_TRAIN,), bytes(values)))
     with pytest.raises(sources.DataError, match="too small for the tasks: the train split holds 4 images of digit 7"):
         sources.load_mnist(str(folder), verbose=False)
+
+
+def test_write_idx_gives_the_same_bytes_every_time(tmp_path, monkeypatch):
+    """A stand-in's manifest records checksums: the same array must give the same file, whenever
+    and under whatever name it is written (no time stamp or name in the gzip header)."""
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    sources.write_idx(tmp_path / "a.gz", array)
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.0)
+    sources.write_idx(tmp_path / "b.gz", array)
+    assert (tmp_path / "a.gz").read_bytes() == (tmp_path / "b.gz").read_bytes()
