@@ -191,7 +191,7 @@ def _plan(labels, n, rng, include_originals, split):
 
 
 def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_originals=True,
-                 return_provenance=False, **distortion):
+                 return_provenance=False, progress=None, **distortion):
     """An MNIST-sized set (``source="idx"``) of distorted embedded digits; deterministic per seed.
 
     Training images are deformations (:func:`distort`, with ``distortion`` overriding
@@ -206,7 +206,8 @@ def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_ori
     ``source``: None (the embedded digits), an :class:`MNIST` or a ``load_mnist`` source. With
     ``return_provenance``, returns ``(mnist, provenance)``: ``provenance["train"]`` indexes each
     image's original in ``source.train`` and ``provenance["train_original"]`` marks the undistorted
-    ones (and likewise for "test").
+    ones (and likewise for "test"). ``progress``, a callable taking one string, hears how far the
+    work has got, with an estimate of the time left, about every ten seconds.
     """
     n_train, n_test = _check_count("n_train", n_train), _check_count("n_test", n_test)
     seed = _check_seed("seed must be", seed)
@@ -222,12 +223,19 @@ def make_standin(n_train=60_000, n_test=10_000, seed=0, source=None, include_ori
                             f"got {type(source).__name__}")
         source = load_mnist(source, verbose=False)
     splits, provenance = {}, {}
+    done, total, started, last_said = 0, n_train + n_test, time.perf_counter(), [0.0]
     for split, n in (("train", n_train), ("test", n_test)):
         part = getattr(source, split)
         plan_rng = np.random.default_rng([seed, _SPLIT_CODE[split]])
         index, original = _plan(part.labels, n, plan_rng, include_originals, split)
         images = part.images[index]  # a fresh array: distorted in place, chunk by chunk
         for chunk, start in enumerate(range(0, n, CHUNK)):
+            if progress is not None:
+                done += min(CHUNK, n - start)
+                elapsed = time.perf_counter() - started
+                if elapsed - last_said[0] >= 10 and done < total:
+                    last_said[0] = elapsed
+                    progress(f"  {done:,} of {total:,} images made; about {elapsed * (total - done) / done:.0f} s left")
             rng = np.random.default_rng([seed, _SPLIT_CODE[split], 1 + chunk])
             block = slice(start, start + CHUNK)
             warped = distort(images[block], rng, **settings)
@@ -350,7 +358,7 @@ def write_standin(folder, n_train=60_000, n_test=10_000, seed=0, overwrite=False
         say = progress or (lambda _msg: None)
         started = time.perf_counter()
         say(f"making {n_train:,} training and {n_test:,} test images ...")
-        mnist = make_standin(n_train, n_test, seed, **kwargs)
+        mnist = make_standin(n_train, n_test, seed, progress=progress, **kwargs)
         say(f"made them in {time.perf_counter() - started:.0f} s; writing the files ...")
         files = {}
         for key, name in IDX_FILES.items():  # keys "train_images", "test_labels", ...

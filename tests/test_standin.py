@@ -319,3 +319,12 @@ def test_source_missing_a_digit_is_named(embedded_mnist):
     source = MNIST(train, embedded_mnist.test, "embedded", "no sevens")
     with pytest.raises(DataError, match="train split has no digit 7"):
         make_standin(20, 10, source=source)
+
+
+def test_a_long_make_reports_progress_with_time_left(embedded_mnist, monkeypatch):
+    clock = iter(range(0, 10_000, 11))  # every look at the clock: 11 s later
+    monkeypatch.setattr(standin.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(standin, "CHUNK", 10)
+    said = []
+    make_standin(50, 20, seed=0, source=embedded_mnist, progress=said.append)
+    assert said and all("of 70 images made; about" in s and s.endswith("s left") for s in said)
