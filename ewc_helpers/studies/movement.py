@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..anchors import Anchor
-from ..evaluation import accuracy
+from ..evaluation import accuracy, correct_answers
 from ..tasks import Task
 from .common import Setup, new_model
 
@@ -145,17 +145,43 @@ def fisher_quadratic(model_or_weights, delta, x, diagonal_fisher=None) -> dict:
     return out
 
 
+def exact_diagonal_fisher(model_or_weights, x) -> list:
+    """The diagonal of the exact Fisher of the ReLU MLP at the given weights, over the inputs ``x``
+    (float64, one array per variable), in closed form: for weight ``i``,
+    ``mean_n sum_k p_nk (d log p_nk / d theta_i)**2``, what ``compute_fisher(..., "exact")`` gives
+    on the same inputs. :func:`loss_rise` uses it so that the diagonal and the full quadratic form
+    are computed on the same examples."""
+    w = _as_weights(model_or_weights)
+    flat = np.asarray(x, np.float64).reshape(len(x), -1)
+    z = flat @ w[0] + w[1]
+    on = (z > 0).astype(np.float64)
+    h = np.maximum(z, 0.0)
+    p = np.exp(_log_softmax(h @ w[2] + w[3]))  # (N, K)
+    n = len(flat)
+    # d log p_k / d logits = e_k - p; back through the output layer: W2 (e_k - p) on active units
+    back = on[:, None, :] * (w[2].T[None, :, :] - (p @ w[2].T)[:, None, :])  # (N, K, hidden)
+    a = np.einsum("nk,nkj->nj", p, back ** 2)  # sum_k p_k (dlogp_k/dz_j)^2
+    c = p * (1.0 - p)  # sum_k p_k (delta_kj - p_j)^2
+    return [(flat ** 2).T @ a / n, a.mean(0), (h ** 2).T @ c / n, c.mean(0)]
+
+
 def mean_loss(model_or_weights, task: Task, split: str = "train") -> float:
     """Mean cross-entropy of the MLP on ``task``'s ``split`` (float64, inference mode)."""
     x, y = task.arrays(split)
     return float(-np.mean(_log_softmax(mlp_logits(model_or_weights, x))[np.arange(len(y)), y]))
 
 
-def loss_rise(theta_a, theta_b, task: Task, fisher, split: str = "train") -> dict:
+def loss_rise(theta_a, theta_b, task: Task, fisher=None, split: str = "train") -> dict:
     """How much task A's mean loss rose from ``theta_a`` to ``theta_b``: ``"measured"``, and as the
-    ``"diagonal"`` and ``"full"`` Fisher quadratic forms at ``theta_a`` predict it (nats)."""
+    ``"diagonal"`` and ``"full"`` Fisher quadratic forms at ``theta_a`` predict it (nats).
+
+    All three use the same inputs, ``task``'s ``split``: with ``fisher=None`` (the default) the
+    diagonal is the exact Fisher's on those inputs (:func:`exact_diagonal_fisher`); a given
+    ``fisher`` (computed elsewhere, e.g. on the training split) is used as it is."""
     a, b = _as_weights(theta_a), _as_weights(theta_b)
     x, _ = task.arrays(split)
+    if fisher is None:
+        fisher = exact_diagonal_fisher(a, x)
     q = fisher_quadratic(a, [tb - ta for ta, tb in zip(a, b)], x, fisher)
     return {"measured": mean_loss(b, task, split) - mean_loss(a, task, split),
             "diagonal": q["diagonal"], "full": q["full"]}
@@ -166,17 +192,21 @@ def movement_report(model_b, anchor: Anchor, tasks: dict, split: str = "val") ->
     exact Fisher), all on task A's ``split`` (validation by default: these analyses explain, and
     the test split is kept for final numbers): distances per layer, the loss rise (measured, full
     and diagonal Fisher), the hidden units inactive on task A and what became of them, and task A's
-    accuracy when one part of the weights is put back to ``theta_A``."""
+    accuracy when one part of the weights is put back to ``theta_A`` (and ``correct_A_restored``: the
+    per-example right/wrong behind each, for paired tests). The loss rise's full and diagonal
+    Fisher forms are both computed on the same ``split`` inputs."""
     x_a, _ = tasks["A"].arrays(split)
     dead = inactive_units(anchor.theta, x_a)
     move = weight_movement(model_b, anchor.theta, anchor.fisher)
     probe = new_model(Setup(hidden_units=anchor.theta[0].shape[1], dropout=0.0),
                       num_classes=anchor.theta[-1].shape[0])
-    restored = {}
+    restored, correct = {}, {}
     for part in ("output", "hidden", "units"):
         probe.set_weights(hybrid_weights(model_b, anchor.theta, part, units=dead))
-        restored[part] = accuracy(probe, tasks["A"], split)
-    return {"movement": move, "rise": loss_rise(anchor.theta, model_b, tasks["A"], anchor.fisher, split),
+        correct[part] = correct_answers(probe, tasks["A"], split)
+        restored[part] = float(np.mean(correct[part]))
+    return {"movement": move, "rise": loss_rise(anchor.theta, model_b, tasks["A"], None, split),
             "dead_units": int(dead.sum()), "unit_changes": unit_changes(model_b, anchor.theta, dead),
             "revived": int((dead & ~inactive_units(model_b, x_a)).sum()),
-            "acc_A": accuracy(model_b, tasks["A"], split), "acc_A_restored": restored}
+            "acc_A": accuracy(model_b, tasks["A"], split), "acc_A_restored": restored,
+            "correct_A": correct_answers(model_b, tasks["A"], split), "correct_A_restored": correct}

@@ -15,6 +15,7 @@ import numpy as np
 from ..fisher import METHODS as FISHER_METHODS
 from ..training import make_anchor
 from . import task_a_cache
+from ..stats import compare_seeds
 from .common import Result, Setup, _std, choose_lam, format_table, sweep
 from .two_tasks import LamSweeper, train_task_a
 
@@ -161,6 +162,22 @@ def format_sensitivity_table(rows: list) -> str:
               "test": {"A": r["A"], "B": r["B"]}, "test_std": {"A": r["A_std"], "B": r["B_std"]},
               "val": r["val"], "val_std": r["val_std"], "scale": r["lam_x_total"]} for r in rows]
     return format_table(table, ("scale", "val", "tasks"))
+
+
+def scores_at(per_seed: list, lam, split: str = "test") -> list:
+    """Mean accuracy over tasks A and B at ``lam``, one per seed (in seed order): what a paired
+    comparison over seeds pairs."""
+    return [float(np.mean([r_split[t] for t in ("A", "B")])) for r_split in
+            (getattr(r, split) for r in at_lam(per_seed, lam))]
+
+
+def compare_at_best(sweeps: dict, table: list, a: str, b: str, delta: float, split: str = "test"):
+    """:func:`ewc_helpers.stats.compare_seeds` of sweep ``a`` against sweep ``b``, each at the lam
+    :func:`sensitivity_table` chose for it on validation, on ``split`` (mean of A and B), paired
+    by seed."""
+    lam = {r["label"]: r["lam"] for r in table}
+    return compare_seeds(scores_at(sweeps[a], lam[a], split), scores_at(sweeps[b], lam[b], split),
+                         delta, names=(a, b))
 
 
 def fisher_total(anchor_or_fisher) -> float:
