@@ -54,6 +54,20 @@ def folder_path(text):
     return Path(text)
 
 
+SCENARIO_SETTINGS = ("task", "domain", "class", "permuted")
+SCENARIO_METHODS = ("naive", "l2", "ewc", "online_ewc", "si", "mas", "replay", "joint")
+
+
+def _choices(allowed):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if t not in allowed]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(allowed)}; got {text!r}")
+        return tuple(dict.fromkeys(items))
+    return parse
+
+
 def _unit_interval(text):
     try:
         value = float(text)
@@ -95,6 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="online-EWC decay in (0, 1] (--suite permuted; default 1)")
     rep.add_argument("--full-grid", action="store_true",
                      help="start lam from twice as many values (--suite permuted; default: 3 per method)")
+    sc = rep.add_argument_group("scenarios suite (--suite scenarios)")
+    sc.add_argument("--protocol", default=None, choices=("short", "hsu2018", "vandeven2019"),
+                    help="short: the lessons' protocol (default); hsu2018 / vandeven2019: the published "
+                         "protocols' network, optimizer, training length, buffer and lams (docs/protocols.md)")
+    sc.add_argument("--settings", type=_choices(SCENARIO_SETTINGS), default=None, metavar="LIST",
+                    help="comma-separated subset of " + ",".join(SCENARIO_SETTINGS) + " (default: all)")
+    sc.add_argument("--methods", type=_choices(SCENARIO_METHODS), default=None, metavar="LIST",
+                    help="comma-separated subset of " + ",".join(SCENARIO_METHODS) + " (default: all)")
+    sc.add_argument("--lam", default=None, choices=("search", "published"),
+                    help="search: choose lam on seed 0's validation data; published: the protocol's values "
+                         "(default: short searches, the published protocols use theirs)")
+    sc.add_argument("--backend", default="local", choices=("local", "ray"),
+                    help="local: run the units in this process (default); ray: hand them to Ray (pip install ray)")
+    sc.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                    help="Ray workers started locally (default 1; --backend ray)")
+    sc.add_argument("--address", default=None, metavar="ADDR", help="join this running Ray cluster (--backend ray)")
+    sc.add_argument("--cpus-per-unit", type=_positive_int, default=1, metavar="C",
+                    help="CPUs (TensorFlow threads) each unit asks of Ray (default 1)")
+    sc.add_argument("--out", type=Path, default=None, metavar="FOLDER",
+                    help="results folder: one file per unit as it finishes; a re-run skips the units done "
+                         "(default results/scenarios-PROTOCOL)")
+    sc.add_argument("--subset", type=_positive_int, default=None, metavar="N",
+                    help="use N training images (and N/6 test images) of the data source, for quick checks")
     rep.add_argument("--json", type=Path, default=None, metavar="PATH",
                      help="also write every number to PATH (checked before anything runs)")
     rep.add_argument("--quiet", action="store_true", help="print only the final table")
@@ -137,6 +174,14 @@ def _check_suite_options(parser, args):
         if given:
             parser.error(" and ".join(f"--{g}" for g in given)
                          + (" apply" if len(given) > 1 else " applies") + " only to --suite permuted")
+    if args.suite != "scenarios":
+        given = [n for n in ("protocol", "settings", "methods", "lam", "workers", "address", "out", "subset")
+                 if getattr(args, n) is not None] + (["backend"] if args.backend != "local" else [])
+        if given:
+            parser.error(" and ".join(f"--{g.replace('_', '-')}" for g in given)
+                         + (" apply" if len(given) > 1 else " applies") + " only to --suite scenarios")
+    elif args.backend != "ray" and (args.workers is not None or args.address is not None):
+        parser.error("--workers and --address apply only to --backend ray")
     if args.suite == "scenarios":
         given = (["epochs"] if args.epochs is not None else []) + (["fisher"] if args.fisher != "exact" else [])
         if given:

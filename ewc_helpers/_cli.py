@@ -44,11 +44,9 @@ def reproduce(args) -> int:
                  "test accuracy on each task right after training on it;\nBWT: backward transfer "
                  "(negative = forgetting);\nbytes held after the last task, ready for the next one")
     elif args.suite == "scenarios":
-        from .studies import scenarios
-
-        report = scenarios.run_scenarios_suite(mnist, None, seeds=args.seeds, progress=say)
-        title = (f"Where EWC helps ({mnist.source} MNIST, {args.seeds} seed(s), lam chosen on validation): "
-                 "average test accuracy over all tasks after the last one")
+        report, title = _scenarios(args, say)
+        if report is None:
+            return 2
     else:
         from .studies import article
 
@@ -80,6 +78,38 @@ def reproduce(args) -> int:
         args.json.write_text(json.dumps(report, indent=2, default=_jsonable))
         print(f"wrote {args.json}")
     return 0
+
+
+def _scenarios(args, say):
+    """``reproduce --suite scenarios``: units into a results folder, the table from that folder."""
+    import os
+
+    from .runner import ResultsMismatch, command_line, load_data
+    from .studies import scenario_suite
+    from .studies.protocols import METHODS, SETTINGS
+
+    protocol = args.protocol or "short"
+    data = args.data or os.environ.get("EWC_DATA") or "auto"
+    try:
+        mnist = load_data(data, args.subset)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None, None
+    out = args.out or Path("results") / f"scenarios-{protocol}"
+    try:
+        report = scenario_suite.run_suite(
+            data, mnist, protocol, settings=args.settings or SETTINGS, methods=args.methods or METHODS,
+            seeds=args.seeds, out=out, backend=args.backend, workers=args.workers or 1, address=args.address,
+            cpus_per_unit=args.cpus_per_unit, lam_mode=args.lam, subset=args.subset, command=command_line(),
+            progress=say)
+    except (ResultsMismatch, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None, None
+    title = (f"Where EWC helps: {protocol} protocol on {mnist.source} MNIST ({mnist.origin}), {args.seeds} seed(s), "
+             f"lam {report['lam_mode']}; results folder {out}\n"
+             "avg acc: mean test accuracy over every task after the last one; learning acc: mean test accuracy "
+             "on each task right after training on it; BWT: backward transfer (negative = forgetting)")
+    return report, title
 
 
 def _jsonable(obj):

@@ -21,7 +21,7 @@ import numpy as np
 from .sources import DataError
 from .tasks import Task, TaskSplit
 
-__all__ = ["ReplayBuffer", "merge_tasks", "DEFAULT_PER_CLASS"]
+__all__ = ["ReplayBuffer", "SharedBudgetBuffer", "merge_tasks", "DEFAULT_PER_CLASS"]
 
 #: Stored examples per class of each finished task (10 digits x 20 = 200 examples for split MNIST).
 DEFAULT_PER_CLASS = 20
@@ -129,6 +129,44 @@ class ReplayBuffer:
         classes = None if task.classes is None else tuple(sorted(self.classes | set(task.classes)))
         return replace(task, train=train, val=_plain(task.val, task.permutation),
                        test=_plain(task.test, task.permutation), permutation=None, classes=classes)
+
+
+class SharedBudgetBuffer(ReplayBuffer):
+    """A buffer of ``total`` examples shared by every task added so far (Hsu et al. 2018,
+    ``Naive_Rehearsal`` in ``agents/exp_replay.py`` of GT-RIPL/Continual-Learning-Benchmark).
+
+    After the t-th task is added each task keeps ``total // t`` examples: the ones stored earlier
+    are cut to their first ``total // t`` (they were drawn at random), and ``total // t`` random
+    training examples of the new task are stored (not stratified by class)."""
+
+    def __init__(self, total: int, seed: int = 0):
+        if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 1:
+            raise ValueError(f"total must be a positive integer; got {total!r}")
+        super().__init__(1, seed)
+        self.total = int(total)
+        self.per_class = None
+
+    def __repr__(self):
+        return f"SharedBudgetBuffer(total={self.total}, tasks={self.tasks}, examples={len(self)})"
+
+    def add(self, task: Task) -> TaskSplit:
+        if not isinstance(task, Task):
+            raise TypeError(f"a replay buffer stores examples of a Task; got {type(task).__name__}")
+        if self.num_classes is not None and task.num_classes != self.num_classes:
+            raise DataError(f"task {task.name} has {task.num_classes} output units but the buffer holds "
+                            f"tasks with {self.num_classes}: one buffer serves one network")
+        quota = min(self.total // (len(self.tasks) + 1), len(task.train))
+        self._parts = [TaskSplit(p.images[:quota], p.labels[:quota], p.digits[:quota]) for p in self._parts]
+        rng = np.random.default_rng([self.seed, len(self.tasks)])
+        idx = rng.permutation(len(task.train))[:quota]
+        train = task.train
+        part = TaskSplit(_pixels_in_order(train.images[idx], task.permutation), train.labels[idx].copy(),
+                         train.digits[idx].copy())
+        self._parts.append(part)
+        self.tasks.append(task.name)
+        self.num_classes = task.num_classes
+        self.classes |= set(task.classes if task.classes is not None else np.unique(train.labels).tolist())
+        return part
 
 
 def merge_tasks(tasks, name: str = "joint") -> Task:

@@ -69,11 +69,11 @@ SETTINGS = {
 #: is their Adam fine-tuning). Keyed by setting, then by our method label.
 PUBLISHED = {
     "task": {"naive": (0.9346,), "L2": (0.9818,), "EWC": (0.9770,), "online EWC": (0.9804,),
-             "replay": (0.9940,), "joint": (0.9952,)},
+             "SI": (0.9856,), "MAS": (0.9922,), "replay": (0.9940,), "joint": (0.9952,)},
     "domain": {"naive": (0.5516,), "L2": (0.6600,), "EWC": (0.5885,), "online EWC": (0.5733,),
-               "replay": (0.9516,), "joint": (0.9859,)},
+               "SI": (0.6476,), "MAS": (0.6857,), "replay": (0.9516,), "joint": (0.9859,)},
     "class": {"naive": (0.1971,), "L2": (0.2252,), "EWC": (0.1980,), "online EWC": (0.1977,),
-              "replay": (0.9078,), "joint": (0.9753,)},
+              "SI": (0.1967,), "MAS": (0.1952,), "replay": (0.9078,), "joint": (0.9753,)},
 }
 #: van de Ven, Tuytelaars and Tolias 2022, split MNIST, read off a figure (approximate).
 PUBLISHED_VDV = {

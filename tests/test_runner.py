@@ -1,0 +1,123 @@
+"""Units, the results folder (resume, provenance, no silent reuse), lam search, and Ray = local."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ewc_helpers import runner
+from ewc_helpers.runner import ResultsFolder, ResultsMismatch, Unit, run_units, search_lams
+
+IDENTITY = {"package_version": "0", "protocol": "short", "protocol_fingerprint": "abc", "data": {"source": "x"}}
+
+
+def _fake(calls, fail_after=None):
+    def execute(unit, job):
+        if fail_after is not None and len(calls) >= fail_after:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of a sweep
+        calls.append(unit)
+        return {"setting": unit.setting, "method": unit.method, "lam": unit.lam, "seed": unit.seed,
+                "val_score": 1.0 - abs(np.log10(unit.lam or 1) - 2) / 10, "seconds": 0.0}
+    return execute
+
+
+def test_an_interrupted_sweep_resumes_with_only_the_missing_units(tmp_path, monkeypatch):
+    units = [Unit("task", "naive", None, s) for s in range(4)]
+    calls = []
+    monkeypatch.setattr(runner, "_execute", _fake(calls, fail_after=2))
+    with pytest.raises(KeyboardInterrupt):
+        run_units(units, {}, ResultsFolder(tmp_path, IDENTITY), progress=None)
+    assert sorted(p.name for p in (tmp_path / "units").iterdir()) == [f"{u.name}.json" for u in units[:2]]
+    calls.clear()
+    monkeypatch.setattr(runner, "_execute", _fake(calls))
+    lines = []
+    out = run_units(units, {}, ResultsFolder(tmp_path, IDENTITY, command="again"), progress=lines.append)
+    assert calls == units[2:]
+    assert set(out) == set(units) and all(out[u]["seed"] == u.seed for u in units)
+    assert any("2/4 done" in line and "left" in line and "ETA" in line for line in lines)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [r["command"] for r in manifest["runs"]] == ["", "again"] and manifest["identity"] == IDENTITY
+
+
+def test_units_of_another_version_protocol_or_data_are_never_reused(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_execute", _fake([]))
+    run_units([Unit("task", "naive", None, 0)], {}, ResultsFolder(tmp_path, IDENTITY), progress=None)
+    for key, value in (("package_version", "1"), ("protocol", "hsu2018"), ("data", {"source": "y"})):
+        with pytest.raises(ResultsMismatch, match=f"{key}: .* there, .* now"):
+            ResultsFolder(tmp_path, {**IDENTITY, key: value})
+    # A unit file copied in from another run is refused too, not read.
+    other = tmp_path / "other"
+    folder = ResultsFolder(other, {**IDENTITY, "protocol_fingerprint": "zzz"})
+    folder.write(Unit("task", "naive", None, 1), {"seed": 1})
+    (other / "units" / "task__naive__lam-__seed1.json").rename(tmp_path / "units" / "task__naive__lam-__seed1.json")
+    with pytest.raises(ResultsMismatch, match="protocol_fingerprint"):
+        ResultsFolder(tmp_path, IDENTITY).read(Unit("task", "naive", None, 1))
+
+
+def test_lam_search_extends_its_grid_through_the_backend(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(runner, "_execute", _fake(calls))
+    folder = ResultsFolder(tmp_path, IDENTITY)
+    found = search_lams({("task", "ewc"): (0.1, 1.0, 10.0)}, 0,
+                        lambda units: run_units(units, {}, folder, progress=None), progress=None)
+    # The fake validation score peaks at lam 100: one decade beyond the grid's top.
+    assert found[("task", "ewc")]["lam"] == 100.0
+    assert sorted(found[("task", "ewc")]["tried"]) == [0.1, 1.0, 10.0, 100.0, 1000.0]
+    assert len(found[("task", "ewc")]["extended"]) == 2
+
+
+def test_learning_accuracy_is_the_mean_of_the_diagonal():
+    from ewc_helpers.evaluation import AccuracyMatrix
+    from ewc_helpers.studies.protocols import _record
+
+    m = AccuracyMatrix(["a", "b", "c"], [[0.9, 0.1, 0.1], [0.5, 0.8, 0.1], [0.4, 0.6, 0.7]])
+    r = _record("task", "naive", None, 0, m, m, None, 0.0, {})
+    assert r["learning"] == pytest.approx(0.8)
+    assert r["average"] == pytest.approx((0.4 + 0.6 + 0.7) / 3)
+    assert r["bwt"] == pytest.approx(((0.4 - 0.9) + (0.6 - 0.8)) / 2)
+
+
+def test_shared_budget_buffer_divides_its_examples_between_tasks():
+    from ewc_helpers.replay import SharedBudgetBuffer
+    from ewc_helpers.sources import load_mnist
+    from ewc_helpers.split_mnist import make_split_tasks
+
+    tasks = make_split_tasks(load_mnist("embedded", verbose=False), "class")
+    buf = SharedBudgetBuffer(90, seed=0)
+    buf.add(tasks[0])
+    assert len(buf) == 90
+    first = buf.stored.digits.copy()
+    buf.add(tasks[1])
+    buf.add(tasks[2])
+    assert len(buf) == 90 and [len(p) for p in buf._parts] == [30, 30, 30]
+    assert np.array_equal(buf._parts[0].digits, first[:30])  # the first task keeps its first draws
+
+
+def test_ray_gives_the_same_numbers_bit_for_bit(tmp_path):
+    """Two small units (600 digits, a 16-unit network, one epoch) in this process and on a local
+    Ray instance with 2 workers: every accuracy must be equal, not close."""
+    pytest.importorskip("ray")
+    from ewc_helpers.studies.protocols import PROTOCOLS
+
+    protocol = replace(PROTOCOLS["hsu2018"], epochs=1, hidden=(16,))
+    job = {"data": "embedded", "subset": 600, "protocol": protocol}
+    units = [Unit("task", "si", 600.0, 0), Unit("class", "replay", None, 1)]
+    local = run_units(units, job, ResultsFolder(tmp_path / "local", IDENTITY), progress=None)
+    ray = run_units(units, job, ResultsFolder(tmp_path / "ray", IDENTITY), backend="ray", workers=2, progress=None)
+    for u in units:
+        assert ray[u]["test_matrix"] == local[u]["test_matrix"]
+        assert ray[u]["val_matrix"] == local[u]["val_matrix"]
+
+
+def test_the_command_line_checks_the_scenario_options(capsys):
+    from ewc_helpers.__main__ import main
+
+    for argv, message in ((["--suite", "article", "--protocol", "hsu2018"], "--protocol applies only to --suite scenarios"),
+                          (["--suite", "scenarios", "--workers", "2"], "--workers and --address apply only to --backend ray"),
+                          (["--suite", "scenarios", "--methods", "ewc,foo"], "expected a comma-separated list")):
+        with pytest.raises(SystemExit):
+            main(["reproduce", *argv])
+        assert message in capsys.readouterr().err
