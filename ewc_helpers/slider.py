@@ -36,8 +36,10 @@ import matplotlib.pyplot as plt
 
 __all__ = ["LamGrid", "LamPoint", "lam_grid_results", "lam_slider", "widgets_available"]
 
-#: The colour of EWC in every figure of the package.
-COLOR = "tab:green"
+from .plots.core import METHOD_COLORS, styled
+
+#: The colour of EWC in every figure of the package (the course's one mapping).
+COLOR = METHOD_COLORS["EWC"]
 SPLITS = {"val": "validation", "test": "test"}
 
 
@@ -120,6 +122,7 @@ class LamGrid:
         rows = self.val if _check_split(split or self.split) == "val" else self.test
         return (np.array(self.lams), np.array([r["A"] for r in rows]), np.array([r["B"] for r in rows]))
 
+    @styled
     def draw(self, lam, ax=None, split: str | None = None):
         """The trade-off curve (task A against task B accuracy, one point per ``lam``) with the
         grid value nearest to ``lam`` highlighted and its accuracies in the title.
@@ -132,22 +135,25 @@ class LamGrid:
         lams, a, b = self.curve(split)
         ax.plot(b, a, "o-", color=COLOR, alpha=0.6, label=f"{self.method.upper()}, one run per lam")
         for x, y, value in zip(b, a, lams):
-            ax.annotate(f"{value:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ax.annotate(f"{value:g}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=10)
         acc = point.accuracy(split)
         ax.plot([acc["B"]], [acc["A"]], "*", ms=18, color=COLOR, markeredgecolor="k", zorder=5,
                 gid="current", label=f"lam = {point.lam:g}")
-        ax.plot([0, 1], [1, 0], color="0.8", lw=0.8, zorder=0, label="equal mean of A and B (0.50)")
+        level = (acc["A"] + acc["B"]) / 2  # the iso-score line through the current point
+        ax.plot([2 * level - 1.02, 1.02], [1.02, 2 * level - 1.02], color="0.55", lw=1.1, ls="--", zorder=0,
+                label=f"same mean of A and B ({level:.3f})")
         ax.set_xlim(0, 1.02)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(f"task B {SPLITS[split]} accuracy")
         ax.set_ylabel(f"task A {SPLITS[split]} accuracy")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=10, loc="lower left")
         ax.set_title(f"lam = {point.lam:g}: task A {acc['A']:.3f}, task B {acc['B']:.3f} ({SPLITS[split]})")
         if new:
             fig.tight_layout()
         return fig
 
+    @styled
     def overview(self, lam=None, split: str | None = None):
         """The whole grid in one static figure: accuracy on A and B against ``lam`` (log scale), and
         the trade-off curve with ``lam`` (default: the middle of the grid) highlighted."""
@@ -163,7 +169,7 @@ class LamGrid:
         left.set_ylabel(f"{SPLITS[split]} accuracy after task B")
         left.set_ylim(0, 1.02)
         left.grid(alpha=0.3)
-        left.legend(fontsize=8)
+        left.legend(fontsize=10)
         left.set_title("every lam of the grid")
         self.draw(point.lam, ax=right, split=split)
         fig.tight_layout()

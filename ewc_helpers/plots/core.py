@@ -7,8 +7,15 @@ __all__ = [
     "training_curves",
     "forgetting_curves",
     "tradeoff",
+    "tradeoff_panels",
     "fisher_image",
     "method_comparison",
+    "method_color",
+    "colors_for",
+    "styled",
+    "use_retina",
+    "STYLE",
+    "MIN_FONT",
     "TASK_COLORS",
     "METHOD_COLORS",
 ]
@@ -18,17 +25,107 @@ import numpy as np
 import matplotlib.pyplot as plt
 
 TASK_COLORS = {"A": "tab:blue", "B": "tab:orange", "multi": "tab:green"}
-METHOD_COLORS = {"naive": "tab:red", "L2": "tab:purple", "l2": "tab:purple", "EWC": "tab:green",
-                 "ewc": "tab:green", "online_ewc": "tab:cyan", "multi-task": "tab:gray"}
+#: The one colour of each method in every figure of the course (lessons 02-11, the slider, the
+#: scenario bars). Look a label up with :func:`method_color`, which also knows the aliases below.
+METHOD_COLORS = {"naive": "tab:red", "L2": "tab:purple", "EWC": "tab:green", "online EWC": "tab:cyan",
+                 "replay": "tab:brown", "joint": "tab:gray", "A only": "0.15",
+                 # the Fishers of lesson 06 (EWC exact is the EWC of lessons 05, 07 and 09)
+                 "EWC exact": "tab:green", "EWC empirical": "tab:olive", "EWC sampled": "#2f4b7c",
+                 "EWC article F": "tab:pink"}
+#: Other spellings of the same methods (compared in lower case, "_" and "-" read as spaces).
+METHOD_ALIASES = {"l2": "L2", "ewc": "EWC", "online ewc": "online EWC", "online_ewc": "online EWC",
+                  "multi task": "joint", "multi-task": "joint", "joint training": "joint", "a only": "A only",
+                  "a_only": "A only", "naive training": "naive", "ewc (exact fisher)": "EWC exact",
+                  "ewc exact": "EWC exact", "ewc empirical": "EWC empirical", "ewc sampled": "EWC sampled",
+                  "ewc article f": "EWC article F", "ewc article": "EWC article F"}
+METHOD_COLORS.update({alias: METHOD_COLORS[name] for alias, name in METHOD_ALIASES.items()
+                      if alias not in METHOD_COLORS})
+#: Colours for lines that are not methods (optimizers, dropout, runs): none of them is a method's.
+OTHER_COLORS = ("tab:blue", "#e377c2", "#8c564b", "#bcbd22", "#17becf", "0.45")
 #: Chance accuracy of a five-class task (every task of the lessons has five labels).
 CHANCE = 0.2
 
+#: The smallest text (points) any figure of the course draws, at the size a notebook shows it.
+MIN_FONT = 10.0
+#: A notebook shows a figure at most this wide (inches at ``figure.dpi``); wider ones are shrunk.
+SHOWN_WIDTH = 11.0
+#: The course's figure style, applied by every plotting function (:func:`styled`): text that reads
+#: on a projector, and a resolution that stays sharp on a high-DPI screen (PNGs at twice the
+#: figure's dpi, shown at its size: the notebook's "retina" format, set by :func:`use_retina`).
+STYLE = {"figure.dpi": 100, "savefig.dpi": 200, "font.size": 11, "axes.titlesize": 12,
+         "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10, "legend.fontsize": 10,
+         "legend.title_fontsize": 10, "figure.titlesize": 13, "lines.linewidth": 1.8,
+         "lines.markersize": 6}
+
+
+def method_color(label, default=None):
+    """The course's colour for a method label (``"EWC"``, ``"l2"``, ``"online_ewc"``,
+    ``"EWC exact"``...), or ``default`` when the label names no method."""
+    if label in METHOD_COLORS:
+        return METHOD_COLORS[label]
+    key = " ".join(str(label).lower().replace("_", " ").replace("-", " ").split())
+    name = METHOD_ALIASES.get(key) or next((n for n in METHOD_COLORS if n.lower() == key), None)
+    return METHOD_COLORS[name] if name else default
+
+
+def colors_for(labels) -> dict:
+    """label -> colour: each method's own colour, and for every other label the next colour of
+    :data:`OTHER_COLORS` that no label of this figure already uses."""
+    out = {lab: method_color(lab) for lab in labels}
+    spare = [c for c in OTHER_COLORS if c not in out.values()]
+    for lab in labels:
+        if out[lab] is None:
+            out[lab] = spare.pop(0) if spare else "0.3"
+    return out
+
+
+_RETINA = {"done": False}
+
+
+def use_retina() -> bool:
+    """Inside a Jupyter kernel, show figures as PNGs at twice their resolution (sharp on high-DPI
+    screens, same size on the page). Returns whether it did; outside a kernel it does nothing."""
+    if _RETINA["done"]:
+        return True
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None or not hasattr(shell, "kernel"):
+            return False
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+    except Exception:  # no IPython or no inline backend: plain matplotlib, nothing to set
+        return False
+    _RETINA["done"] = True
+    return True
+
+
+def styled(func):
+    """Draw ``func``'s figure in the course's :data:`STYLE` (and the retina format in a notebook)."""
+    import functools
+
+    if getattr(func, "__styled__", False):
+        return func
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        use_retina()
+        with plt.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    wrapper.__styled__ = True
+    return wrapper
+
 
 # --------------------------------------------------------------------------- shared helpers
-def _legend_outside(ax, where: str = "right", ncol: int = 1, fontsize: float = 8, **kwargs):
+def _legend_outside(ax, where: str = "right", ncol: int = 1, fontsize: float | None = None, **kwargs):
     """The axes' legend outside the axes (``"right"`` or ``"below"``), so it never hides data.
 
-    ``"below"`` sits under the x label; :func:`~matplotlib.figure.Figure.tight_layout` makes room."""
+    ``"below"`` sits under the x label; :func:`~matplotlib.figure.Figure.tight_layout` makes room.
+    ``fontsize`` never goes below :data:`MIN_FONT`."""
+    fontsize = max(float(fontsize or MIN_FONT), MIN_FONT)
     if where == "below":
         kwargs.setdefault("bbox_to_anchor", (0.5, -0.18))
         return ax.legend(loc="upper center", ncol=ncol, fontsize=fontsize, borderaxespad=0.0, **kwargs)
@@ -102,7 +199,7 @@ def _place_labels(ax, items, segments=(), points=(), point_radius: float = 5.0):
         pref = np.arctan2(d[1], d[0])
         order = sorted(angles, key=lambda a: abs(np.angle(np.exp(1j * (a - pref)))))
         ann = ax.annotate(item["text"], item["xy"], textcoords="offset points", xytext=(0, 0),
-                          fontsize=item.get("fontsize", 7.5), color=item.get("color", "k"), gid="point-label",
+                          fontsize=item.get("fontsize", MIN_FONT), color=item.get("color", "k"), gid="point-label",
                           annotation_clip=False)
         best = None
         for radius in (7, 11, 16, 22, 30, 40, 52):
@@ -129,7 +226,7 @@ def _place_labels(ax, items, segments=(), points=(), point_radius: float = 5.0):
         ann.remove()
         far = np.hypot(*xyann) > 10  # away from its point: a thin leader line shows which point
         ann = ax.annotate(item["text"], item["xy"], textcoords="offset points", xytext=xyann, ha=ha, va=va,
-                          fontsize=item.get("fontsize", 7.5), color=item.get("color", "k"), gid="point-label",
+                          fontsize=item.get("fontsize", MIN_FONT), color=item.get("color", "k"), gid="point-label",
                           annotation_clip=False,
                           arrowprops=dict(arrowstyle="-", color=item.get("color", "k"), lw=0.7, alpha=0.8,
                                           shrinkA=1, shrinkB=3) if far else None)
@@ -150,7 +247,7 @@ def sample_grid(task_or_mnist, n: int = 20, split: str = "train", seed: int = 0,
     for ax, i in zip(np.atleast_1d(axes).ravel(), idx):
         digit = int(getattr(part, "digits", part.labels)[i])
         ax.imshow(part.images[i, ..., 0], cmap="gray_r")
-        ax.set_title(f"{digit}: {'A' if digit % 2 == 0 else 'B'}, y={digit // 2}", fontsize=8)
+        ax.set_title(f"{digit}: {'A' if digit % 2 == 0 else 'B'}, y={digit // 2}", fontsize=10)
     fig.suptitle("digit: task, new label", fontsize=10)
     fig.tight_layout()
     return fig
@@ -205,36 +302,64 @@ def forgetting_curves(curves: dict, boundary_label: str = "start of task B", tit
     return fig
 
 
+def _reference(value, split):
+    """(A, B) of a reference point: a pair, a dict ``{"A", "B"}``, or a result with ``split``."""
+    if isinstance(value, dict):
+        return float(value["A"]), float(value["B"])
+    if isinstance(value, (tuple, list)):
+        return float(value[0]), float(value[1])
+    acc = getattr(value, split, None) or getattr(value, "test")
+    return float(acc["A"]), float(acc["B"])
+
+
+#: Marker of each reference point of a trade-off plot.
+REFERENCE_MARKERS = {"naive": "X", "A only": "s", "joint": "P"}
+
+
 def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title: str | None = None,
-             zoom: bool | None = None, limits: tuple | None = None):
+             zoom: bool | None = None, limits: tuple | None = None, references: dict | None = None,
+             ax=None, axis_labels: bool = True):
     """Task A versus task B accuracy across a lam sweep, one curve per method.
 
     ``sweeps`` maps a method name to a list of :class:`~ewc_helpers.studies.common.Result` or to a
     list of dicts ``{"lam", "A", "B", "A_std", "B_std"}`` (drawn with error bars); ``chosen`` maps a
     name to its chosen result (a star). Only the chosen lam and the two ends of each curve are
-    labelled, each label placed clear of the curves, the points and the other labels. The grey line
-    joins the points whose mean of A and B equals 0.5 (or, when zoomed past it, the best mean).
+    labelled, each label placed clear of the curves, the points and the other labels. The dashed
+    grey line joins the points with the same mean of A and B as the chosen lam (the best chosen one
+    when several are; without ``chosen``, the best point drawn): a point above it is a better
+    trade-off by that score.
 
-    ``zoom``: True frames the data (with a margin), False shows the whole unit square, None (the
+    ``references`` maps a name (``"naive"``, ``"A only"``, ``"joint"``...) to its accuracy: an
+    ``(A, B)`` pair, a dict ``{"A", "B"}`` or a result (read on ``split``); each is a marker in its
+    method's colour with its values in the legend (a reference outside a zoomed window stays in the
+    legend only, marked "outside the window").
+
+    ``zoom``: True frames the curves (with a margin), False shows the whole unit square, None (the
     default) zooms when the data fill less than half of it in either direction. ``limits``
     ``((B low, B high), (A low, A high))`` sets the window by hand (points outside it are cut off and
-    their labels left out), for example to look closely at the knee of the curves.
+    their labels left out), for example to look closely at the knee of the curves. ``ax``: draw
+    into these axes (no legend; the caller adds one) instead of a new figure.
     """
-    fig, ax = plt.subplots(figsize=(7.4, 4.8))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(8.4, 6.6))
+    else:
+        fig = ax.figure
+    palette = colors_for(list(sweeps) + [n for n in (chosen or {}) if n not in sweeps])
     colors, curves, segments, points = {}, {}, [], []
     for name, results in sweeps.items():
         pts = [_point(r, split) for r in results]
         lam, a, b, sa, sb = (np.array(v, dtype=float) for v in zip(*pts))
         order = np.argsort(lam)
         lam, a, b, sa, sb = lam[order], a[order], b[order], sa[order], sb[order]
-        color = METHOD_COLORS.get(name)
+        color = palette[name]
         if np.any(sa > 0) or np.any(sb > 0):
-            line = ax.errorbar(b, a, xerr=sb, yerr=sa, fmt="o-", ms=4, color=color, label=name, capsize=2,
-                               elinewidth=0.8).lines[0]
+            line = ax.errorbar(b, a, xerr=sb, yerr=sa, fmt="o-", ms=5, color=color, label=name, capsize=2,
+                               elinewidth=0.9).lines[0]
             for x, y, ex, ey in zip(b, a, sb, sa):
                 segments += [((x - ex, y), (x + ex, y)), ((x, y - ey), (x, y + ey))]
         else:
-            (line,) = ax.plot(b, a, "o-", ms=4, color=color, label=name)
+            (line,) = ax.plot(b, a, "o-", ms=5, color=color, label=name)
         colors[name] = line.get_color()
         curves[name] = (lam, a, b, sa, sb)
         segments += list(zip(zip(b[:-1], a[:-1]), zip(b[1:], a[1:])))
@@ -242,12 +367,12 @@ def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title
     stars = {}
     for name, r in (chosen or {}).items():
         lam_c, a_c, b_c, _, _ = _point(r, split)
-        color = colors.get(name, METHOD_COLORS.get(name))
-        ax.plot(b_c, a_c, "*", ms=14, color=color, markeredgecolor="k", zorder=5,
+        color = colors.get(name, palette[name])
+        ax.plot(b_c, a_c, "*", ms=16, color=color, markeredgecolor="k", zorder=5,
                 label=f"{name}: chosen lam" if len(chosen) > 1 else "chosen lam (best mean on validation)")
         stars[name] = (float(lam_c), float(a_c), float(b_c))
 
-    # limits: the unit square, or the data with a margin
+    # limits: the unit square, or the curves with a margin
     lo_b = min(float(np.min(c[2] - c[4])) for c in curves.values())
     hi_b = max(float(np.max(c[2] + c[4])) for c in curves.values())
     lo_a = min(float(np.min(c[1] - c[3])) for c in curves.values())
@@ -264,24 +389,45 @@ def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title
         xlim = ylim = (0.0, 1.02)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
+    visible = lambda xy: xlim[0] <= xy[0] <= xlim[1] and ylim[0] <= xy[1] <= ylim[1]  # noqa: E731
 
-    # the line of equal mean accuracy: 0.5 if it crosses the window, else the best mean drawn
-    level = 0.5
-    if not (xlim[0] + ylim[0] < 2 * level < xlim[1] + ylim[1]):
-        level = max(float(np.max((c[1] + c[2]) / 2)) for c in curves.values())
+    # reference points: naive, A only, joint training (their values in the legend)
+    for name, value in (references or {}).items():
+        a_r, b_r = _reference(value, split)
+        inside = visible((b_r, a_r))
+        label = f"{name} (A {a_r:.2f}, B {b_r:.2f})" + ("" if inside else ", outside the window")
+        ax.plot([b_r] if inside else [], [a_r] if inside else [], REFERENCE_MARKERS.get(name, "D"), ms=10,
+                color=method_color(name, "0.3"), markeredgecolor="k", ls="none", zorder=6, label=label)
+        if inside:
+            points.append((b_r, a_r))
+
+    # the iso-score line: every point with the same mean of A and B as the (best) chosen point
+    if stars:
+        best_name = max(stars, key=lambda n: stars[n][1] + stars[n][2])
+        level = (stars[best_name][1] + stars[best_name][2]) / 2
+        iso_label = (f"same mean of A and B as the chosen lam ({level:.3f})" if len(stars) == 1 else
+                     f"same mean of A and B as {best_name}'s chosen lam ({level:.3f})")
+    else:
+        best_name, level = None, max(float(np.max((c[1] + c[2]) / 2)) for c in curves.values())
+        iso_label = f"same mean of A and B as the best point ({level:.3f})"
     xs = np.array([max(xlim[0], 2 * level - ylim[1]), min(xlim[1], 2 * level - ylim[0])])
-    ax.plot(xs, 2 * level - xs, color="0.65", lw=0.9, ls="--", zorder=0,
-            label=f"equal mean of A and B ({level:.2f})")
-    segments.append(((xs[0], 2 * level - xs[0]), (xs[1], 2 * level - xs[1])))
+    if xs[0] < xs[1]:
+        ax.plot(xs, 2 * level - xs, color="0.55", lw=1.1, ls="--", zorder=0, label=iso_label)
+        segments.append(((xs[0], 2 * level - xs[0]), (xs[1], 2 * level - xs[1])))
 
-    ax.set_xlabel(f"task B {split} accuracy")
-    ax.set_ylabel(f"task A {split} accuracy")
+    if axis_labels:
+        ax.set_xlabel(f"task B {split} accuracy")
+        ax.set_ylabel(f"task A {split} accuracy")
     ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("equal mean"))  # that line last
-    _legend_outside(ax, handles=[handles[i] for i in order], labels=[labels[i] for i in order])
-    ax.set_title(title or "lam trades task A against task B (labels: lam)", fontsize=10)
-    fig.tight_layout()
+    if own:
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("same mean"))  # that line last
+        _legend_outside(ax, "below", ncol=2, handles=[handles[i] for i in order],
+                        labels=[labels[i] for i in order], bbox_to_anchor=(0.5, -0.13))
+        ax.set_title(title or "lam trades task A against task B (labels: lam)")
+        fig.tight_layout()
+    elif title:
+        ax.set_title(title)
 
     # labels: the chosen lam and both ends of every curve, clear of everything drawn
     to_px = ax.transData.transform
@@ -305,14 +451,69 @@ def tradeoff(sweeps: dict, chosen: dict | None = None, split: str = "val", title
             if normal.sum() < 0:  # the side away from the origin: up and to the right
                 normal = -normal
             items.append({"xy": (star[2], star[1]), "color": colors[name], "direction": normal,
-                          "text": f"lam {star[0]:g} (chosen)", "fontsize": 8})
+                          "text": f"lam {star[0]:g} (chosen)"})
     for name, (lam_c, a_c, b_c) in stars.items():
         if name not in curves:
             items.append({"xy": (b_c, a_c), "color": colors.get(name, "k"), "direction": (1, 1),
-                          "text": f"lam {lam_c:g} (chosen)", "fontsize": 8})
+                          "text": f"lam {lam_c:g} (chosen)"})
         points.append((b_c, a_c))
-    visible = lambda xy: xlim[0] <= xy[0] <= xlim[1] and ylim[0] <= xy[1] <= ylim[1]  # noqa: E731
     _place_labels(ax, [it for it in items if visible(it["xy"])], segments=segments, points=points)
+    return fig
+
+
+def tradeoff_panels(sweeps: dict, against: str = "L2", chosen: dict | None = None, split: str = "val",
+                    title: str | None = None, references: dict | None = None, zoom: bool | None = True,
+                    columns: int = 2):
+    """One trade-off panel per method, each beside the ``against`` curve (grey, the same in every
+    panel), all on the same window: the takeaway of a many-method comparison at a glance.
+
+    Arguments as in :func:`tradeoff` (``chosen`` and ``references`` are drawn in every panel they
+    concern); ``columns`` panels per row. With ``zoom`` (the default) the window frames every curve.
+    """
+    if against not in sweeps:
+        raise KeyError(f"{against!r} is not one of the sweeps ({list(sweeps)})")
+    others = [n for n in sweeps if n != against]
+    if not others:
+        raise ValueError("tradeoff_panels needs at least one method besides " + repr(against))
+    # one window for every panel: the one tradeoff would choose for all the curves together
+    probe = tradeoff(sweeps, split=split, zoom=zoom)
+    limits = (probe.axes[0].get_xlim(), probe.axes[0].get_ylim())
+    plt.close(probe)
+    rows = int(np.ceil(len(others) / columns))
+    cols = min(columns, len(others))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 4.4 * rows + 0.9), squeeze=False,
+                             sharex=True, sharey=True)
+    used = axes.ravel()[: len(others)]
+    for ax in axes.ravel()[len(others):]:
+        ax.axis("off")
+    # the layout first (limits, axis labels, titles, legend), then the curves and their labels
+    for ax, name in zip(used, others):
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        ax.set_title(f"{name} against {against}")
+        ax.set_xlabel(f"task B {split} accuracy")
+        ax.set_ylabel(f"task A {split} accuracy")
+        ax.label_outer()
+    legend_rows = 1 + (1 if references else 0) + (1 if len(others) > 2 else 0)
+    fig.suptitle(title or f"each method's trade-off against {against} (labels: lam)")
+    fig.tight_layout(rect=(0, 0.035 + 0.03 * legend_rows / rows, 1, 1))
+    for ax, name in zip(used, others):
+        pair = {against: sweeps[against], name: sweeps[name]}
+        pick = {k: v for k, v in (chosen or {}).items() if k in pair}
+        tradeoff(pair, chosen=pick or None, split=split, limits=limits, references=references, ax=ax,
+                 axis_labels=False)
+        for line in ax.get_lines():  # the reference method fainter, so the method stands out
+            if line.get_label() == against:
+                line.set_alpha(0.6)
+    handles = {}
+    for ax in used:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab.startswith("same mean"):
+                lab = ("dashed: same mean of A and B as the panel's best chosen lam" if chosen
+                       else "dashed: same mean of A and B as the panel's best point")
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, frameon=False,
+               fontsize=MIN_FONT)
     return fig
 
 
@@ -333,10 +534,10 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
     for ax, name in zip(np.atleast_1d(axes), names):
         per_pixel = np.asarray(fisher_by_name[name][0]).sum(axis=1).reshape(image_shape)
         im = ax.imshow(per_pixel, cmap="magma")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=10)
         ax.axis("off")
         cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, format="%.2g")
-        cbar.set_label("Fisher summed over hidden units", fontsize=7)
+        cbar.set_label("Fisher summed over hidden units", fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -346,20 +547,41 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
 DIAGONAL_COLOR = "#e4572e"
 
 
-def _draw_matrix(ax, values, fontsize=8, short=False, diagonal=True):
+def matrix_range(values, untrained: bool = False, step: float = 0.1) -> tuple:
+    """The colour range of an accuracy matrix: from the lowest drawn value (rounded down to
+    ``step``) to 1, so the colours are spent on the data. With ``untrained``, the cells above the
+    diagonal (tasks not trained yet, at about chance) do not count."""
+    v = np.asarray(values, float)
+    keep = np.isfinite(v)
+    if untrained:
+        keep &= np.tril(np.ones_like(v, bool))
+    lo = float(np.min(v[keep])) if keep.any() else 0.0
+    return max(0.0, min(np.floor(lo / step) * step, 1.0 - step)), 1.0
+
+
+def _draw_matrix(ax, values, fontsize=10, short=False, diagonal=True, untrained: bool = False):
     """An accuracy matrix as an image with each value written in its cell (".87" when short).
 
-    With ``diagonal`` the cells ``R[j, j]`` (task j right after training on it: their mean is the
-    learning accuracy) are outlined and their values set in bold, so a method that keeps old tasks
-    by failing to learn new ones shows as a dark diagonal."""
-    ax.imshow(values, vmin=0, vmax=1, cmap="viridis")
+    The colour range runs from the lowest value drawn to 1 (:func:`matrix_range`), not from 0. With
+    ``untrained`` the cells above the diagonal (tasks not trained yet) are light grey, their values
+    still written, and they do not stretch the colour range. With ``diagonal`` the cells ``R[j, j]``
+    (task j right after training on it: their mean is the learning accuracy) are outlined and their
+    values set in bold, so a method that keeps old tasks by failing to learn new ones shows as a
+    dark diagonal."""
+    values = np.asarray(values, float)
+    vmin, vmax = matrix_range(values, untrained)
+    shown = np.ma.masked_array(values, mask=~np.tril(np.ones_like(values, bool))) if untrained else values
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.88")
+    ax.imshow(shown, vmin=vmin, vmax=vmax, cmap=cmap)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             text = f"{values[i, j]:.2f}"
             if short:
                 text = text[1:] if text.startswith("0") else "1.0"  # 0.998 prints "1.0", not ".00"
+            grey = untrained and j > i
+            dark = (values[i, j] - vmin) / (vmax - vmin) < 0.6
             ax.text(j, i, text, ha="center", va="center", fontweight="bold" if diagonal and i == j else None,
-                    color="w" if values[i, j] < 0.6 else "k", fontsize=fontsize)
+                    color="0.35" if grey else "w" if dark else "k", fontsize=fontsize)
     if diagonal:
         for j in range(min(values.shape)):
             ax.add_patch(plt.Rectangle((j - 0.5, j - 0.5), 1, 1, fill=False, lw=2.2,
@@ -405,7 +627,7 @@ def method_comparison(rows: list, article: dict | None = None, title: str = "our
         ax.bar(x + 1.5 * w, [np.nan if (article.get(m) or (0, None))[1] is None else article[m][1]
                              for m in methods], w, color="tab:orange", alpha=0.35, hatch="//",
                label="article: task B")
-    ax.set_xticks(x, methods, rotation=15, fontsize=8)
+    ax.set_xticks(x, methods, rotation=15, fontsize=10)
     ax.set_xlabel("method")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1.05)

@@ -10,9 +10,10 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-#: One colour per method label, shared by every setting.
-SCENARIO_COLORS = {"naive": "tab:red", "L2": "tab:purple", "EWC": "tab:green", "online EWC": "tab:cyan",
-                   "replay": "tab:orange", "joint": "tab:gray"}
+from .core import method_color
+
+#: One colour per method label, shared by every setting: the course's colours (``METHOD_COLORS``).
+SCENARIO_COLORS = {label: method_color(label) for label in ("naive", "L2", "EWC", "online EWC", "replay", "joint")}
 
 
 def scenario_bars(rows: dict, published: dict | None = None, titles: dict | None = None,
@@ -41,23 +42,23 @@ def scenario_bars(rows: dict, published: dict | None = None, titles: dict | None
             means.append(row["average"])
             stds.append(row["average_std"])
             pubs.append(((published or {}).get(s, {}).get(label) or (np.nan,))[0])
-        ax.bar(xs, means, width * 0.9, yerr=stds, capsize=2, color=SCENARIO_COLORS.get(label, "0.5"),
+        ax.bar(xs, means, width * 0.9, yerr=stds, capsize=2, color=method_color(label, "0.5"),
                error_kw={"lw": 0.8})
         ax.plot(xs, pubs, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none")
     for g, s in enumerate(settings):
         if chance and s in chance:
             ax.hlines(chance[s], g - 0.42, g + 0.42, colors="0.3", linestyles=":", lw=1.0, zorder=0)
-    ax.set_xticks(range(len(settings)), [(titles or {}).get(s, s) for s in settings], fontsize=9)
+    ax.set_xticks(range(len(settings)), [(titles or {}).get(s, s) for s in settings], fontsize=10)
     ax.set_xlim(-0.5, len(settings) - 0.5)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("setting")
     ax.set_ylabel("average test accuracy over the tasks")
     ax.set_title(title, fontsize=10)
-    handles = [Patch(color=SCENARIO_COLORS.get(lab, "0.5"), label=lab) for lab in labels]
+    handles = [Patch(color=method_color(lab, "0.5"), label=lab) for lab in labels]
     if published:
         handles.append(Line2D([], [], marker="D", color="black", mfc="white", ls="none", label=published_label))
     if chance:
         handles.append(Line2D([], [], color="0.3", ls=":", label="chance"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0.1 if len(handles) <= 5 else 0.14, 1, 1))
     return fig

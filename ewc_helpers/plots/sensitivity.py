@@ -8,7 +8,7 @@ import numpy as np
 
 import matplotlib.pyplot as plt
 
-from .core import _legend_outside, METHOD_COLORS
+from .core import _legend_outside, METHOD_COLORS, colors_for
 
 
 def lam_sensitivity(summaries: dict, scales: dict | None = None,
@@ -22,11 +22,12 @@ def lam_sensitivity(summaries: dict, scales: dict | None = None,
     panels = 2 if scales else 1
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels + 1.4, 3.8), sharey=True)
     axes = np.atleast_1d(axes)
+    palette = colors_for(list(summaries))
     for label, rows in summaries.items():
         lam = np.array([r["lam"] for r in rows], dtype=float)
         score = np.array([r["score"] for r in rows])
         err = np.array([r.get("score_std", 0.0) for r in rows])
-        color = METHOD_COLORS.get(label)
+        color = palette[label]
         bars = axes[0].errorbar(lam, score, yerr=err, fmt="o-", ms=4, capsize=2, color=color, label=label)
         if scales:
             axes[1].errorbar(lam * scales[label], score, yerr=err, fmt="o-", ms=4, capsize=2,
@@ -38,7 +39,7 @@ def lam_sensitivity(summaries: dict, scales: dict | None = None,
     for ax in axes:
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
-    _legend_outside(axes[-1], fontsize=7, handles=axes[0].get_legend_handles_labels()[0])
+    _legend_outside(axes[-1], fontsize=10, handles=axes[0].get_legend_handles_labels()[0])
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -66,7 +67,7 @@ def deviation_growth(curves: dict, title: str = "largest |theta - theta_A| durin
     ax.set_xlabel("training step on task B")
     ax.set_ylabel("max |theta - theta_A|")
     ax.grid(alpha=0.3)
-    _legend_outside(ax, fontsize=7)
+    _legend_outside(ax, fontsize=10)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -88,27 +89,27 @@ def movement_summary(reports: dict, title: str = "how far task B moved the weigh
             std = [v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]  # sample std over seeds
             ax.bar(x + (k - (len(getters) - 1) / 2) * w, [v.mean() for v in vals], w,
                    yerr=std if any(e > 0 for e in std) else None, color=col, label=lab, capsize=2)
-        ax.set_xticks(x, names, fontsize=8)
+        ax.set_xticks(x, names, fontsize=10)
         if log:
             ax.set_yscale("log")
         ax.grid(alpha=0.3, axis="y")
         ax.set_xlabel("method")
-        ax.set_ylabel(ylabel, fontsize=8)
-        _legend_outside(ax, "below", ncol=len(getters) if len(getters) < 3 else 2, fontsize=7,
+        ax.set_ylabel(ylabel, fontsize=10)
+        _legend_outside(ax, "below", ncol=len(getters) if len(getters) < 3 else 2, fontsize=10,
                         bbox_to_anchor=(0.5, -0.2))
 
     layers = ("hidden", "output")
     bars(axes[0], [lambda r, l=l: r["movement"][l]["distance"] for l in layers], [f"{l} layer" for l in layers],
          ["tab:blue", "tab:orange"], "distance", log=False)
-    axes[0].set_title("||theta - theta_A||", fontsize=9)
+    axes[0].set_title("||theta - theta_A||", fontsize=10)
     bars(axes[1], [lambda r, l=l: r["movement"][l]["fisher_weighted"] for l in layers],
          [f"{l} layer" for l in layers], ["tab:blue", "tab:orange"], "Fisher-weighted squared distance")
-    axes[1].set_title("sum F (theta - theta_A)^2  (exact Fisher)", fontsize=9)
+    axes[1].set_title("sum F (theta - theta_A)^2  (exact Fisher)", fontsize=10)
     kinds = ("measured", "full", "diagonal")
     bars(axes[2], [lambda r, k=k: r["rise"][k] for k in kinds],
-         ["measured", "full Fisher predicts", "diagonal Fisher predicts"], ["k", "tab:green", "tab:olive"],
+         ["measured", "full Fisher predicts", "diagonal Fisher predicts"], ["k", "0.5", "0.78"],
          "loss rise (nats)")
-    axes[2].set_title("rise of task A's loss (nats)", fontsize=9)
+    axes[2].set_title("rise of task A's loss (nats)", fontsize=10)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

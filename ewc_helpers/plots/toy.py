@@ -70,7 +70,7 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
     ax.plot(*result.theta_a, "o", color="k", ms=8, zorder=6)
     ax.plot(*result.joint, "*", color="none", ms=20, markeredgecolor="k", markeredgewidth=1.2, zorder=6)
     ax.annotate(r"start: $\theta_A$", result.theta_a, textcoords="offset points", xytext=(10, -14),
-                fontsize=9, fontweight="bold", zorder=7,
+                fontsize=10, fontweight="bold", zorder=7,
                 bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
 
     lam = result.lams
@@ -90,7 +90,7 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
         Line2D([], [], color="none", marker="*", ls="", ms=16, markeredgecolor="k",
                label="optimum of A and B together"),
     ]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=10, frameon=False)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
