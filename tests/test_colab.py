@@ -152,3 +152,41 @@ def test_the_committed_first_cell_is_the_builders():
         for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
             codes = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
             assert codes[0].source == build_notebooks.install_cell(), f"{path}: rebuild or --refresh it"
+
+
+def test_refresh_rewrites_only_the_install_cell_and_metadata(tmp_path, monkeypatch):
+    """Publishing the wheel means setting PACKAGE_SOURCE and running ``build_notebooks.py
+    --refresh``: every lesson's first cell and metadata change, nothing else, nothing re-run."""
+    stem = LESSON.stem
+    (tmp_path / "teacher").mkdir()
+    shutil.copy(build_notebooks.TEACHER / f"{stem}.ipynb", tmp_path / "teacher" / f"{stem}.ipynb")
+    shutil.copy(LESSON, tmp_path / f"{stem}.ipynb")
+    monkeypatch.setattr(build_notebooks, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(build_notebooks, "TEACHER", tmp_path / "teacher")
+    url = "https://example.org/course/ewc_helpers-0.2.0-py3-none-any.whl"
+    monkeypatch.setattr(build_notebooks, "PACKAGE_SOURCE", url)
+    info = {"name": "python", "version": "3.99.0"}
+    before = [nbformat.read(p, as_version=4) for p in (tmp_path / "teacher" / f"{stem}.ipynb", tmp_path / f"{stem}.ipynb")]
+    written = build_notebooks.refresh(build_notebooks.SOURCES / f"{stem}.py", info)
+    assert len(written) == 2
+    for old, path in zip(before, written):
+        new = nbformat.read(path, as_version=4)
+        first = next(i for i, c in enumerate(new.cells) if c.cell_type == "code")
+        assert f'PACKAGE_SOURCE = "{url}"' in new.cells[first].source
+        assert new.metadata["language_info"] == info
+        assert new.metadata["kernelspec"] == build_notebooks.KERNELSPEC
+        new.cells[first].source = old.cells[first].source
+        assert new.cells == old.cells, f"{path.name}: refresh changed more than the install cell"
+
+
+def test_refresh_refuses_a_lesson_without_the_install_cell(tmp_path, monkeypatch):
+    stem = LESSON.stem
+    (tmp_path / "teacher").mkdir()
+    nb = nbformat.read(LESSON, as_version=4)
+    next(c for c in nb.cells if c.cell_type == "code").source = "import ewc_helpers"
+    for path in (tmp_path / "teacher" / f"{stem}.ipynb", tmp_path / f"{stem}.ipynb"):
+        nbformat.write(nb, path)
+    monkeypatch.setattr(build_notebooks, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(build_notebooks, "TEACHER", tmp_path / "teacher")
+    with pytest.raises(ValueError, match="not the builder's install cell"):
+        build_notebooks.refresh(build_notebooks.SOURCES / f"{stem}.py", {"name": "python"})
