@@ -130,7 +130,7 @@ class Anchor:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as err:  # a read-only or full folder: name the destination, not the temp file
-            raise AnchorError(f"{path}: cannot be written: folder {path.parent} is not writable "
+            raise AnchorError(f"{path}: cannot be written: no file can be created in folder {path.parent} "
                               f"({err.strerror or err})") from None
         try:
             with os.fdopen(fd, "wb") as fh:
