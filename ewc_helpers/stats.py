@@ -229,7 +229,7 @@ def paired_bootstrap(correct_a, correct_b, seed: int = 0, n_boot: int = 10_000,
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
     return PairedInterval(float(np.mean(a) - np.mean(b)), float(low), float(high), n, confidence,
-                          f"paired bootstrap over {n:,} test examples")
+                          f"paired bootstrap over {n:,} examples")
 
 
 # --------------------------------------------------------------------------- verdicts

@@ -131,7 +131,7 @@ def test_paired_bootstrap_is_seeded_and_agrees_with_scipy():
 def test_compare_on_test_set_words_and_the_mcnemar_requirement():
     a, b = _pair(60, 25, 800, 115)
     v = stats.compare_on_test_set(a, b, delta=0.01, names=("EWC", "naive"))
-    assert v.beats and "McNemar p = " in v.words and "1,000 test examples" in v.words
+    assert v.beats and "McNemar p = " in v.words and "paired bootstrap over 1,000 examples" in v.words
     same = stats.compare_on_test_set(*_pair(4, 4, 900, 92), delta=0.03, names=("x", "y"))
     assert same.equivalent
     with pytest.raises(ValueError, match="same test examples"):
