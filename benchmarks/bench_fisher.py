@@ -7,12 +7,14 @@ tiled to 30,000 examples; every copy after the first is shifted by a random whol
 of -2..2 in each direction, so the set is MNIST-sized without being 6 exact repeats. Model: the
 article's 784-128-5 MLP, trained for 4 short epochs (the first also warms up).
 
-Everything is timed after a warm-up (tracing, the pipeline's cache). Plain ``model.fit`` epochs
-(batch 128, through ``task_lib.make_pipeline``), penalised epochs and each Fisher method are timed in
-5 back-to-back rounds: each ratio is the median of per-round ratios, so that the slow drifts of a
-shared machine cancel. The article's loops and Fisher are timed once each (they are slow), paired
-with a reference run taken just before. Targets are checked as PASS/MISS; nothing is asserted,
-and the load average is printed alongside.
+Everything is timed after a warm-up (tracing, the pipeline's cache). In each of 7 back-to-back
+rounds: a plain ``model.fit`` epoch (batch 128, through ``task_lib.make_pipeline``; the unit), the
+same without the train step's in-graph weight check, ``fit_task`` without a penalty (the guard's
+share), ``model.fit`` with the EWC penalty and no guard (the penalty's share), ``fit_task`` with the
+EWC penalty (the ratio a user pays), and each Fisher method. Each ratio is the median of
+per-round ratios, so that the slow drifts of a shared machine cancel. The article's loops and
+Fisher are timed once each (they are slow), paired with a reference run taken just before.
+Targets are checked as PASS/MISS; nothing is asserted, and the load average is printed alongside.
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import article_baseline  # noqa: E402
-from ewc_helpers import sources, tasks as task_lib, fisher, models, penalties, reproducibility  # noqa: E402
+from ewc_helpers import sources, tasks as task_lib, fisher, models, penalties, reproducibility, training  # noqa: E402
 
 N_EXAMPLES = 30_000
 BATCH = 128
-ROUNDS = 5
+ROUNDS = 7
 JACOBIAN_SUBSET = 3_000
 JACOBIAN_BATCH = 100
 
@@ -81,6 +83,28 @@ def fit_epoch_times(model, ds, epochs):
     timer = EpochTimer()
     model.fit(ds, epochs=epochs, verbose=0, callbacks=[timer])
     return timer.times
+
+
+class NoWeightCheck(models.PenalizedSequential):
+    """build_mlp's model with Keras's own train step: no in-graph check of the weights."""
+
+    def train_step(self, data):
+        return keras.Sequential.train_step(self, data)
+
+
+def make_task(x_u8, y):
+    """The benchmark's data as a Task (for fit_task); its val and test splits are a token 100."""
+    digits = (y * 2).astype(np.int64)
+    part = task_lib.TaskSplit(images=x_u8, labels=y, digits=digits)
+    small = task_lib.TaskSplit(images=x_u8[:100], labels=y[:100], digits=digits[:100])
+    return task_lib.Task("bench", part, small, small)
+
+
+def fit_task_epoch(model, task, pens, seed):
+    """The second epoch's time of ``fit_task(model, task, epochs=2, penalties=pens)``."""
+    timer = EpochTimer()
+    training.fit_task(model, task, epochs=2, penalties=pens, seed=seed, callbacks=[timer])
+    return timer.times[1]
 
 
 def timed(fn, repeats):
@@ -138,24 +162,42 @@ def main():
     print(f"model: 784-128-5 MLP ({model.count_params():,} parameters), trained {len(times)} epochs "
           f"({', '.join(f'{t:.2f}' for t in times)} s)")
 
-    # A second model with the same weights trains with the EWC penalty (lam = 100, empirical F).
+    # The same weights in four more models: the EWC penalty (lam = 100, empirical F) with plain
+    # model.fit, the same through fit_task (guard included), fit_task without a penalty, and a
+    # model whose train step skips the in-graph weight check (to measure that check's share).
     anchor = penalties.Anchor.from_model(model, fisher.compute_fisher(model, (x, y)), task="A")
     weights = model.get_weights()
-    penalised = models.build_mlp()
-    penalised.set_weights(weights)
-    penalised.set_penalties([penalties.ewc_penalty(anchor, 100.0)])
-    fit_epoch_times(penalised, ds, epochs=1)  # warm-up: trace its train step
-    methods = (("empirical", 1.0), ("sampled", 1.0), ("exact", 3.0))
+    ewc = penalties.ewc_penalty(anchor, 100.0)
+    task = make_task(x_u8, y)
+
+    def copy(cls=models.PenalizedSequential):
+        other = models.build_mlp()
+        if cls is not models.PenalizedSequential:
+            other.__class__ = cls
+        other.set_weights(weights)
+        return other
+
+    penalised, nocheck, guarded, guarded_pen = copy(), copy(NoWeightCheck), copy(), copy()
+    penalised.set_penalties([ewc])
+    for m in (penalised, nocheck):
+        fit_epoch_times(m, ds, epochs=1)  # warm-up: trace its train step
+    methods = (("empirical", 0.25), ("sampled", 0.25), ("exact", 3.0))
     for method, _ in methods:
         fisher.compute_fisher(model, (x[:1000], y[:1000]), method)  # warm-up: trace
 
-    # Rounds: a plain epoch, a penalised epoch and each Fisher back to back, so that every ratio
-    # pairs measurements taken within seconds of each other (the machine is shared, and its
-    # speed drifts). Reported: median over the rounds of the times and of the per-round ratios.
-    rounds = {"plain": [], "penalised": [], **{m: [] for m, _ in methods}}
-    for _ in range(ROUNDS):
+    # Rounds: every configuration back to back, so that every ratio pairs measurements taken
+    # within seconds of each other (the machine is shared, and its speed drifts). Reported: median
+    # over the rounds of the times and of the per-round ratios. fit_task runs 2 epochs per round
+    # and its second is timed: its first traces the train step again, as every fit_task call does
+    # when it sets the task's penalties.
+    keys = ("plain", "nocheck", "fit_task", "penalised", "fit_task_pen", *(m for m, _ in methods))
+    rounds = {k: [] for k in keys}
+    for r in range(ROUNDS):
         rounds["plain"] += fit_epoch_times(model, ds, epochs=1)
+        rounds["nocheck"] += fit_epoch_times(nocheck, ds, epochs=1)
+        rounds["fit_task"].append(fit_task_epoch(guarded, task, (), seed=r))
         rounds["penalised"] += fit_epoch_times(penalised, ds, epochs=1)
+        rounds["fit_task_pen"].append(fit_task_epoch(guarded_pen, task, (ewc,), seed=r))
         for method, _ in methods:
             t = time.perf_counter()
             fisher.compute_fisher(model, (x, y), method)
@@ -165,15 +207,26 @@ def main():
     def ratio(key, unit="plain"):
         return statistics.median([a / b for a, b in zip(rounds[key], rounds[unit])])
 
+    def epochs(key):
+        return "epochs: " + ", ".join(f"{t:.2f}" for t in rounds[key])
+
     print(f"\ntimes: median of {ROUNDS} rounds; ratios: median of the per-round ratios")
     print(f"  {'measurement':<44}{'time':>11}  {'ratio':>8}  {'target':>7}")
-    row("plain model.fit, one epoch (the unit)", plain, 1.0, None,
-        "epochs: " + ", ".join(f"{t:.2f}" for t in rounds["plain"]))
+    row("plain model.fit, one epoch (the unit)", plain, 1.0, None, epochs("plain"))
     for method, target in methods:
         row(f"compute_fisher {method!r}, {len(x):,} examples", statistics.median(rounds[method]),
             ratio(method), target)
-    row("model.fit with EWC penalty, one epoch", statistics.median(rounds["penalised"]),
-        ratio("penalised"), 1.15, "epochs: " + ", ".join(f"{t:.2f}" for t in rounds["penalised"]))
+    row("model.fit, no in-graph weight check", statistics.median(rounds["nocheck"]), ratio("nocheck"),
+        None, "the check's share is 1 minus this")
+    row("fit_task, no penalty (guard's share)", statistics.median(rounds["fit_task"]), ratio("fit_task"),
+        None, epochs("fit_task"))
+    row("model.fit with EWC penalty, no guard", statistics.median(rounds["penalised"]), ratio("penalised"),
+        None, epochs("penalised"))
+    row("fit_task with EWC penalty, one epoch", statistics.median(rounds["fit_task_pen"]),
+        ratio("fit_task_pen"), 1.05, epochs("fit_task_pen"))
+    print(f"  shares of the penalised fit_task epoch, per-round medians: penalty "
+          f"{ratio('penalised') - 1:+.3f}, in-graph weight check {1 - ratio('nocheck'):+.3f}, "
+          f"guard callback and fit_task {ratio('fit_task') - 1:+.3f} (each against the unit)")
 
     # The article's eager GradientTape loop (benchmarks/article_baseline.py): one epoch each,
     # each paired with a plain model.fit epoch taken just before it.

@@ -19,7 +19,9 @@ Speed. For a ``Dense`` layer ``z = x W + b`` the per-example gradient of the ker
 product ``x_n g_n^T`` with ``g_n = dL_n/dz_n``, so the sum of its squares over a batch is
 ``(x**2)^T (g**2)``: one matrix product, with no per-example gradient tensor ever built. Any other
 trainable layer (a ``Conv2D``, say) falls back to per-example gradients from a vectorised Jacobian
-(``tf.GradientTape.jacobian`` with pfor), which gives the same answer more slowly.
+(``tf.GradientTape.jacobian`` with pfor), which gives the same answer more slowly. A model whose
+every trainable layer takes the closed form is run in steps of 4,096 examples (few, large matrix
+products); one that needs Jacobians in steps of 500, whose memory grows with the batch.
 """
 
 from __future__ import annotations

@@ -61,6 +61,8 @@ class PenalizedSequential(keras.Sequential):
             check = getattr(p, "check_model", None)
             if check is not None:
                 check(self)
+        if len(penalties) == len(self._penalties) and all(a is b for a, b in zip(penalties, self._penalties)):
+            return  # the same penalty objects: the compiled train step still holds them
         self._penalties = penalties
         # The compiled train step captured the old penalties: make fit() trace a new one.
         self.train_function = None

@@ -131,3 +131,19 @@ def test_train_step_reports_nan_when_a_weight_turns_nan_while_the_loss_is_finite
     assert np.isnan(logs["loss"])
     tracker = next(m for m in model.metrics if m.name == "loss")
     assert np.isfinite(float(tracker.result()))
+
+
+def test_setting_the_same_penalties_again_keeps_the_compiled_step(batch):
+    """fit_task sets the task's penalties on every call: the same penalty objects keep the traced
+    train step; other ones make fit trace a new step that holds them."""
+    x, y = batch
+    model = models.build_mlp(num_classes=10)
+    penalty = lambda variables: 0.0 * tf.reduce_sum(variables[0])  # noqa: E731
+    model.set_penalties([penalty])
+    model.train_on_batch(x, y)
+    step = model.train_function
+    assert step is not None
+    model.set_penalties([penalty])
+    assert model.train_function is step
+    model.set_penalties([lambda variables: 0.0 * tf.reduce_sum(variables[1])])
+    assert model.train_function is None
