@@ -121,3 +121,25 @@ def test_the_command_line_checks_the_scenario_options(capsys):
         with pytest.raises(SystemExit):
             main(["reproduce", *argv])
         assert message in capsys.readouterr().err
+
+
+def test_reproduce_scenarios_resumes_from_its_folder_and_refuses_another_protocol(tmp_path, capsys):
+    from ewc_helpers.__main__ import main
+
+    out = tmp_path / "res"
+    argv = ["reproduce", "--suite", "scenarios", "--data", "embedded", "--subset", "600", "--settings", "task",
+            "--methods", "naive,joint", "--seeds", "2", "--out", str(out), "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert len(list((out / "units").glob("*.json"))) == 4
+    (out / "units" / "task__naive__lam-__seed1.json").unlink()  # as if killed before that unit finished
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert "3/4 done, 1 running" in again and again.count("running task/") == 1
+    table = lambda text: text[text.index("task (short protocol)"): text.index("finished in")]  # noqa: E731
+    assert table(again) == table(first)  # the re-run unit gives the same numbers
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["provenance"]["protocol"]["key"] == "short" and report["provenance"]["data"]["subset"] == 600
+    assert "learning acc" in report["table"] and len(report["provenance"]["runs"]) == 2
+    assert main(argv[:-2] + ["--protocol", "hsu2018"]) == 2
+    assert "protocol: 'short' there, 'hsu2018' now" in capsys.readouterr().err

@@ -93,10 +93,9 @@ def suite_rows(records: list, settings, methods, seeds: int, lams: dict) -> dict
         rows[s] = []
         for m in methods:
             lam = lams.get((s, m))
-            rs = [by.get((s, m, lam, seed)) for seed in range(int(seeds))]
-            if any(r is None for r in rs):
-                continue
-            rows[s].append(_row(m, lam, rs))
+            rs = [r for r in (by.get((s, m, lam, seed)) for seed in range(int(seeds))) if r is not None]
+            if rs:  # a cell with fewer seeds than asked (an unfinished sweep) shows its n
+                rows[s].append(_row(m, lam, rs))
     return rows
 
 
@@ -119,13 +118,17 @@ def _row(method, lam, rs) -> dict:
             "learning": None if learning[0] is None else float(np.mean(learning)),
             "learning_std": None if learning[0] is None else _std(learning),
             "bwt": None if bwt[0] is None else float(np.mean(bwt)), "bwt_std": None if bwt[0] is None else _std(bwt),
-            "per_seed": {"average": avg, "learning": learning, "bwt": bwt}, "memory": rs[0]["memory"],
+            "per_seed": {"average": avg, "learning": learning, "bwt": bwt}, "seeds": [r["seed"] for r in rs],
+            "memory": rs[0]["memory"],
             "seconds": float(np.mean([r["seconds"] for r in rs]))}
 
 
 def _cmp(rows, a, b, delta):
+    """Paired by seed, over the seeds both methods have."""
     by = {r["method"]: r for r in rows}
-    return compare_seeds(by[a]["per_seed"]["average"], by[b]["per_seed"]["average"], delta,
+    va, vb = (dict(zip(by[m]["seeds"], by[m]["per_seed"]["average"])) for m in (a, b))
+    common = sorted(set(va) & set(vb))
+    return compare_seeds({k: va[k] for k in common}, {k: vb[k] for k in common}, delta,
                          names=(LABELS.get(a, a), LABELS.get(b, b)))
 
 
@@ -136,7 +139,7 @@ def suite_findings(rows: dict, delta: float = DELTA) -> list:
     regs = [m for m in ("l2", "ewc", "online_ewc", "si", "mas")]
 
     def have(s, *ms):
-        return s in rows and rows[s] and rows[s][0]["n"] > 1 and set(ms) <= {r["method"] for r in rows[s]}
+        return s in rows and set(ms) <= {r["method"] for r in rows[s] if r["n"] > 1}
 
     def add(claim, verdicts, holds):
         out.append({"claim": claim, "source": "Hsu et al. 2018, Table 2", "holds": bool(holds),
@@ -160,7 +163,7 @@ def suite_findings(rows: dict, delta: float = DELTA) -> list:
             vs, all(v.equivalent for v in vs))
     for s in rows:
         if have(s, "joint"):
-            vs = [_cmp(rows[s], m, "joint", delta) for m in (r["method"] for r in rows[s]) if m != "joint"]
+            vs = [_cmp(rows[s], m, "joint", delta) for m in (r["method"] for r in rows[s] if r["n"] > 1) if m != "joint"]
             add(f"{s}: no method beats joint training (the upper bound)", vs, not any(v.beats for v in vs))
     return out
 
@@ -183,7 +186,9 @@ def report_from_folder(out, protocol, settings, methods, seeds: int, lams: dict,
                             published_label="Hsu 2018")
         if s in PUBLISHED_VDV:
             text = _with_column(text, "vdVen 2022", [PUBLISHED_VDV[s].get(r["label"]) for r in rows[s]])
-        tables.append(f"{s} ({protocol.key} protocol), {rows[s][0]['n']} seed(s)\n{text}")
+        ns = sorted({r["n"] for r in rows[s]})
+        tables.append(f"{s} ({protocol.key} protocol), {'/'.join(map(str, ns))} seed(s)"
+                      + ("" if ns == [int(seeds)] else f" of {int(seeds)} asked: the sweep is unfinished") + f"\n{text}")
     found = suite_findings(rows, delta)
     table = "\n\n".join(tables)
     table += (f"\n\nHsu et al.'s orderings on these runs (paired by seed, 95% t interval; level = inside ±{delta:g}):\n"
