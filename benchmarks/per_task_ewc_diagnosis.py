@@ -54,6 +54,7 @@ import tensorflow as tf
 ewc_data = SimpleNamespace(IDX_FILES=sources.IDX_FILES, write_idx=sources.write_idx, load_mnist=sources.load_mnist,
                            make_permuted_tasks=task_lib.make_permuted_tasks)
 studies = SimpleNamespace(Setup=common.Setup, PERMUTED_EPOCHS=sequences.PERMUTED_SETUP.epochs_per_task,
+                          PERMUTED_FISHER_EXAMPLES=sequences.PERMUTED_SETUP.fisher_examples,
                           train_first_task=sequences.train_first_task, run_sequence=sequences.run_sequence)
 
 LAM = 100.0  # where van de Ven runs EWC on permuted MNIST, and the middle of our grid
@@ -196,9 +197,10 @@ def section_probes(probes, lam):
     say(f"start of task {last['task']}: each anchor's term (tasks 1..{len(last['terms'])}): {fmt(last['terms'], 3)}")
     say(f"start of task {last['task']}: each anchor's share of F_sum:                {fmt(share, 3)}")
     say(f"CONCLUSION 3: at the start of task {last['task']} online EWC's penalty is {last['online_value']:.1g} "
-        f"with zero gradient; the per-task penalty is {last['total']:.3f} nats, of which {last['spread']:.3f} "
-        f"({last['spread'] / last['total']:.0%}) is the anchors' spread (the penalty cannot go below it) and "
-        f"{last['about_centre']:.3f} the pull towards the Fisher-weighted centre. At that centre the old tasks "
+        f"with zero gradient; the per-task penalty's theta-dependent term, (lam/2) F_sum (theta - theta_bar)^2, "
+        f"is {last['about_centre']:.3f} nats with a gradient norm of {last['grad_norm']:.2f}: the pull towards the "
+        f"Fisher-weighted centre. The rest, {last['spread']:.3f}, is the anchors' spread, a constant with no "
+        f"gradient that cannot move the weights. At that centre the old tasks "
         f"score {np.mean(last['acc_centre']):.3f} against {np.mean(last['acc_start']):.3f} at theta_(t-1); "
         f"task {last['task'] - 1} scores {last['acc_centre'][-1]:.3f} against {last['acc_start'][-1]:.3f}.")
 
