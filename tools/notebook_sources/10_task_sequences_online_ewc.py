@@ -15,10 +15,12 @@
 #
 # 1. how permuted-MNIST tasks are built, and how forgetting piles up over five of them;
 # 2. how to choose `lam` for a whole sequence on validation data;
-# 3. the accuracy of every task after each step, the average accuracy and the backward transfer
-#    of naive training, L2, EWC with one anchor per task, and online EWC;
+# 3. the accuracy of every task after each step, the average accuracy, the learning accuracy and
+#    the backward transfer of naive training, L2, EWC with one anchor per task, and online EWC;
 # 4. what each method stores, and how online EWC answers the reader's question;
-# 5. why, over ten tasks, one anchor per task falls behind a single running anchor.
+# 5. why one anchor per task can fall behind a single running anchor: where the summed per-task
+#    penalty pulls the weights, measured on this run's anchors (and, over ten tasks, in the
+#    project's measured results).
 #
 # **Prerequisites:** lessons 02, 05 and 07.
 
@@ -35,11 +37,11 @@
 import numpy as np
 from ewc_helpers import Anchor, accuracy, load_mnist, make_permuted_tasks, noise_margin, plots
 from ewc_helpers.studies import sequences
-from ewc_helpers.studies.common import lesson_setup, search_lam, summarize, format_table
+from ewc_helpers.studies.common import lesson_seed, lesson_setup, search_lam, summarize, format_table
 from ewc_helpers.tasks import with_train_subset
 
 mnist = load_mnist()
-tasks = [with_train_subset(t, 3600) for t in make_permuted_tasks(mnist, num_tasks=5, seed=0)]
+tasks = [with_train_subset(t, 3600) for t in make_permuted_tasks(mnist, num_tasks=5, seed=lesson_seed(0))]
 setup = lesson_setup(tasks[0], epochs=5, reference_examples=3600, fisher_examples=1000)
 margin = noise_margin(len(tasks[0].test))
 print(", ".join(t.name for t in tasks), "| examples per task:", tasks[0].counts(), "| epochs per task:", setup.epochs_per_task)
@@ -101,7 +103,9 @@ fig = plots.accuracy_heatmap(naive.matrix, title="naive training: accuracy matri
 # | online EWC | one anchor: $F \leftarrow \gamma F + F_k$, $\theta^*$ = the latest weights | one term |
 #
 # [Online EWC](GLOSSARY.md#online-ewc) (Schwarz et al., 2018) never needs an old task's data again. We use $\gamma = 1$:
-# its running Fisher is then the sum of the per-task Fishers.
+# its running Fisher is then the sum of the per-task Fishers. (With $\gamma < 1$ our penalty uses
+# $F^*$ itself; Schwarz et al. and van de Ven's code multiply it by $\gamma$ once more, $\gamma F^*$,
+# which is our penalty at $\gamma$ times the `lam`. The exercise on $\gamma$ says what that changes.)
 
 # %% [markdown]
 # ## Choosing lam on validation
@@ -138,23 +142,39 @@ fig = plots.sequence_curves(results)
 fig = plots.accuracy_heatmaps(results)
 
 # %% [markdown]
-# ## Average accuracy, backward transfer and memory
+# ## Average accuracy, learning accuracy, backward transfer and memory
 #
-# *Average accuracy* is the mean test accuracy over all tasks after the last one. *Backward
-# transfer* (BWT) is the mean change in a task's accuracy between just after it was learnt and the
-# end; negative means forgetting (Lopez-Paz and Ranzato, 2017). *Bytes held* is what the method
-# stores after the last task, ready for the next.
+# *Average accuracy* is the mean test accuracy over all tasks after the last one. *Learning
+# accuracy* is the mean accuracy on each task right after training on it, the outlined diagonal
+# above (Riemer et al., 2019): a method cannot win by not learning, so it stands beside the others.
+# *Backward transfer* (BWT) is the mean change in a task's accuracy between just after it was
+# learnt and the end; negative means forgetting (Lopez-Paz and Ranzato, 2017). *Bytes held* is
+# what the method stores after the last task, ready for the next.
 
 # %%
 rows = summarize([list(chosen.values())])
-print(format_table(rows, ("average", "bwt", "memory")))
+print(format_table(rows, ("average", "learning", "bwt", "memory")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
 by = {r["method"]: r for r in rows}
 print("online EWC forgets less than naive training, beyond the noise margin (BWT):", by["online_ewc"]["bwt"] - by["naive"]["bwt"] > margin)
 print("per-task EWC forgets less than naive training, beyond the noise margin (BWT):", by["ewc"]["bwt"] - by["naive"]["bwt"] > margin)
-print("online EWC ends with a higher average accuracy than naive training:", by["online_ewc"]["average"] > by["naive"]["average"])
+
+# %% [markdown]
+# Does online EWC end *better* than naive training, not only forget less? Both final models are
+# scored on the same test digits of all five tasks, so we compare them digit by digit: a paired
+# bootstrap interval and McNemar's exact test (`compare_on_test_set`), with delta the noise
+# margin of one task's test split.
+
+# %%
+from ewc_helpers import compare_on_test_set, correct_answers
+
+online_final = sequences.run_sequence(tasks, setup, "online_ewc", chosen["online_ewc"].lam, first=first).model
+right = lambda model: np.concatenate([correct_answers(model, t) for t in tasks])
+final_verdict = compare_on_test_set(right(online_final), right(naive.model), margin,
+                                    names=("online EWC", "naive training"))
+print(final_verdict.words)
 
 # %% [markdown]
 # ## Memory held as tasks accumulate
@@ -185,7 +205,8 @@ print("L2 holds theta* only, half of one EWC anchor:", 2 * chosen["l2"].memory["
 #
 # The author's guess was to use B's data alone, i.e. to replace A's Fisher by B's. That is online
 # EWC with $F_A$ dropped; we run it with $\gamma = 0.001$ ($\gamma$ must be positive) at the same
-# `lam`, and read everything after task C from row 3 of the accuracy matrices.
+# `lam` (in our form the penalty then uses $F_B + 0.001 F_A$; in the published $\gamma F^*$ form the
+# same $\gamma$ would also shrink the whole penalty a thousandfold), and read everything after task C from row 3 of the accuracy matrices.
 
 # %%
 b_only = sequences.run_sequence(tasks, setup, "online_ewc", chosen["online_ewc"].lam, gamma=0.001, first=first)
@@ -210,8 +231,8 @@ print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, w
 # at the weights after B) to the Fisher you already hold from A, and centre the penalty on the
 # weights after B. A's data is not needed, and the memory is one anchor however many tasks follow.
 # The rows above compare it with naive training, with per-task EWC and with the author's guess;
-# on three tasks the running Fisher and B's Fisher alone may lie within the noise margin of each
-# other, but only the running Fisher keeps every old task in its penalty (Huszár 2018).
+# on three tasks the running Fisher and B's Fisher alone may differ by less than the noise
+# margin, but only the running Fisher keeps every old task in its penalty (Huszár 2018).
 
 # %% [markdown]
 # ## Why one anchor per task can fall behind one running anchor
@@ -222,11 +243,14 @@ print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, w
 # \qquad F_\Sigma = \sum_k F_k, \quad \bar\theta = \frac{\sum_k F_k \theta_k}{F_\Sigma},$$
 #
 # where the spread, $\sum_k \tfrac{\lambda}{2} F_k (\bar\theta - \theta_k)^2$, is how much the anchors
-# disagree. So per-task EWC has exactly online EWC's stiffness $F_\Sigma$, but it is centred on a
-# Fisher-weighted average of *all* the old weights, not on the weights just learnt. Each $\theta_k$
-# was itself learnt under the earlier tasks' penalties; pulling towards every one of them again
-# counts the old tasks twice (Huszár, 2018), and the pull points away from the most recent task.
-# We measure this on the five anchors a sixth task would train against:
+# disagree. The spread does not depend on $\theta$: it is a constant, with no gradient, and cannot
+# move the weights. What pulls is the first term, whose gradient is
+# $\lambda F_\Sigma (\theta - \bar\theta)$. So per-task EWC has exactly online EWC's stiffness
+# $F_\Sigma$, but it is centred on a Fisher-weighted average $\bar\theta$ of *all* the old
+# anchors, not on the weights just learnt. Each $\theta_k$ was itself learnt under the earlier
+# tasks' penalties; pulling towards every one of them again counts the old tasks twice (Huszár,
+# 2018), and the pull points from the latest weights back towards $\bar\theta$. We measure the
+# $\theta$-dependent term and the gradient's size at the weights a sixth task would start from:
 
 # %%
 import math
@@ -236,12 +260,15 @@ from ewc_helpers.studies.common import new_model
 lam = chosen["online_ewc"].lam
 anchors = sequences.run_sequence(tasks, setup, "ewc", lam, first=first).info["anchors"]
 parts = per_task_ewc.penalty_decomposition(anchors[-1], anchors, lam)
-print(f"at the weights after P5, lam {lam:g}: per-task penalty {parts['total']:.3f} nats "
-      f"= {parts['about_centre']:.3f} about the centre + {parts['spread']:.3f} spread; online EWC's: 0")
+print(f"at the weights after P5, lam {lam:g}: the theta-dependent term (lam/2) F_sum (theta - theta_bar)^2 "
+      f"= {parts['about_centre']:.3f} nats, the norm of its gradient {parts['grad_norm']:.3f}; "
+      f"online EWC's penalty and gradient there: 0 and 0 (the constant spread, {parts['spread']:.3f}, moves nothing)")
 
 # %% [markdown]
-# With no new data at all, what does the per-task penalty alone do to the network? We run one
-# task's worth of Adam steps on the penalty only, starting from the weights after P5:
+# With no new data at all, what does that pull alone do to the network? We run one task's worth
+# of Adam steps on the per-task penalty only, starting from the weights after P5, and compare the
+# task just learnt before and after on the same validation digits (paired: a bootstrap interval
+# and McNemar's test, delta the noise margin of one task's validation split):
 
 # %%
 steps = math.ceil(len(tasks[0].train) / setup.batch_size) * setup.epochs_per_task
@@ -254,6 +281,13 @@ for label, weights, out in (("before", anchors[-1].theta, before), ("after", pul
 print("P5 (the task just learnt), validation:", f"{before['P5']:.3f} -> {after['P5']:.3f}")
 print("P1-P4, mean validation:", f"{np.mean([before[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f} -> "
       f"{np.mean([after[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f}")
+p5_right = {}
+for label, weights in (("before", anchors[-1].theta), ("after", pulled)):
+    probe.set_weights(weights)
+    p5_right[label] = correct_answers(probe, tasks[-1], "val")
+pull_verdict = compare_on_test_set(p5_right["after"], p5_right["before"], noise_margin(len(tasks[-1].val)),
+                                   names=("P5 after the penalty alone", "P5 before"))
+print(pull_verdict.words)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -264,13 +298,14 @@ print("it is not zero where the last task ended, while online EWC's penalty is:"
       parts["total"] > 0 and per_task_ewc.summed_penalty(anchors[-1], [online_anchor], lam) == 0)
 
 # %% [markdown]
-# The spread is a cost no weights can remove, and it grows with every task whose weights disagree
-# with the others'. Over ten permuted tasks on this network it grows so large that per-task EWC
-# unlearns each task it has just learnt while the next one trains, and validation answers by
-# choosing a `lam` so small that per-task EWC is barely more than naive training; online EWC,
-# centred on the latest weights, does not have this problem. `benchmarks/per_task_ewc_diagnosis.py`
-# measures it step by step (sum by hand, gradients, spread, each anchor's term, Fisher noise,
-# Adam, width, data size) and the README shows the ten-task table.
+# The pull towards $\bar\theta$ grows as the anchors drift apart, because the latest weights sit
+# ever further from the Fisher-weighted centre of all the old ones. Over ten permuted tasks on
+# this network, `benchmarks/per_task_ewc_diagnosis.py` measures it step by step (sum by hand,
+# gradients, each anchor's term, Fisher noise, Adam, width, data size): per-task EWC unlearns
+# each task it has just learnt while the next one trains, and validation answers by choosing a
+# `lam` so small that per-task EWC is barely more than naive training; online EWC, centred on the
+# latest weights, has no such pull. The ten-task table and those measurements are in the
+# project's measured results (`docs/results.md`).
 #
 # **Which form to use when.** For a stream of tasks, use online EWC: one anchor, centred on the
 # latest weights, with `gamma = 1` (or a little below 1 for a long stream). Per-task EWC holds one
@@ -281,24 +316,35 @@ print("it is not zero where the last task ended, while online EWC's penalty is:"
 # %% [markdown]
 # ## What we measured
 #
-# On permuted MNIST, five tasks, `lam` chosen on validation (the table above; `python -m
-# ewc_helpers reproduce --suite permuted --seeds 3` gives it over three seeds):
+# On permuted MNIST, five tasks, one seed, `lam` chosen on validation (`python -m ewc_helpers
+# reproduce --suite permuted --seeds 3` runs it over three seeds, with paired comparisons):
 #
 # * **Forgetting piles up.** Naive training learns each task and then loses part of it with every
 #   later task.
-# * **Both EWC variants forget less** than naive training, beyond the noise margin; online EWC
-#   holds one anchor whatever the number of tasks, per-task EWC one more per task. Their price is
-#   on the diagonal of the accuracy matrix: the later tasks are learnt less well, because the
-#   weights that would serve them best are the ones the Fishers hold in place.
+# * **Both EWC variants forget less** than naive training (BWT), beyond the noise margin; online
+#   EWC holds one anchor whatever the number of tasks, per-task EWC one more per task.
 # * **The reader's question has a measured answer:** a running Fisher, updated with each new task's
-#   data only, protects task A after task C with one anchor; how much better than naive training
-#   after only three tasks depends on the data (the rows above), while over all five tasks both EWC
-#   variants forget less than naive training beyond the noise margin.
-#
+#   data only, protects old tasks with one anchor. What this run says about ending better, and
+#   about the price on the diagonal:
+
+# %%
+print(f"* final accuracy on all five tasks: {final_verdict.words}")
+for key in ("ewc", "online_ewc", "l2"):
+    gap = by[key]["learning"] - by["naive"]["learning"]
+    words = (f"learns new tasks less well than naive training beyond the noise margin ({gap:+.3f})"
+             if gap < -margin else f"no difference in learning accuracy from naive training detected at "
+             f"this margin ({gap:+.3f}, margin {margin:.3f})")
+    print(f"* {by[key]['label']}: learning accuracy {by[key]['learning']:.3f} against naive {by['naive']['learning']:.3f}: {words}")
+print(f"* the per-task penalty alone, with no data: {pull_verdict.words}")
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Rerun the search for online EWC with `gamma=0.9` (`sequences.sequence_runner(..., gamma=0.9)`).
-#    Does forgetting old tasks' Fishers a little help the later tasks?
+#    Does forgetting old tasks' Fishers a little help the later tasks? Our running Fisher is
+#    `F* = gamma F*_old + F_k`, and the penalty uses `F*`; Schwarz et al. (2018) and van de Ven's
+#    code penalise with `gamma F*`, i.e. our penalty at `gamma × lam`. At a `lam` chosen on
+#    validation the two forms are the same family; at a fixed `lam` ours is the stiffer by `1/gamma`.
 # 2. Train each task for 2 epochs instead of 5 (`setup.with_epochs(2)`). Does naive training forget
 #    less?
 # 3. How many tasks could per-task EWC hold in 100 MB with this network? And online EWC?
@@ -307,12 +353,16 @@ print("it is not zero where the last task ended, while online EWC's penalty is:"
 # ## Solutions
 #
 # **1.** A `gamma` below 1 shrinks old Fishers at every task, so old tasks should be held a little
-# less and new ones learnt a little more; over five tasks 0.9 changes little, as the two rows show.
+# less and new ones learnt a little more; the rows show how much on this run, with the published
+# form (`gamma F*`, run here as our penalty at `gamma × lam`) beside ours.
 
 # %% solution
-g = sequences.run_sequence(tasks, setup, "online_ewc", chosen["online_ewc"].lam, gamma=0.9, first=first)
-for name, r in (("gamma 1", chosen["online_ewc"]), ("gamma 0.9", g)):
-    print(f"{name:<9} average {r.average_accuracy:.3f}, BWT {r.backward_transfer:+.3f}")
+lam_online = chosen["online_ewc"].lam
+g = sequences.run_sequence(tasks, setup, "online_ewc", lam_online, gamma=0.9, first=first)
+g_pub = sequences.run_sequence(tasks, setup, "online_ewc", 0.9 * lam_online, gamma=0.9, first=first)
+for name, r in (("gamma 1", chosen["online_ewc"]), ("gamma 0.9, ours", g), ("gamma 0.9, published", g_pub)):
+    print(f"{name:<21} average {r.average_accuracy:.3f}, learning {r.learning_accuracy:.3f}, "
+          f"BWT {r.backward_transfer:+.3f}")
 
 # %% [markdown] solution
 # **2.** Fewer epochs per task move the weights less, so naive training forgets less and learns
@@ -321,8 +371,9 @@ for name, r in (("gamma 1", chosen["online_ewc"]), ("gamma 0.9", g)):
 # %% solution
 short = setup.with_epochs(2)
 naive2 = sequences.run_sequence(tasks, short, "naive")
-print(f"2 epochs: average {naive2.average_accuracy:.3f}, BWT {naive2.backward_transfer:+.3f} | "
-      f"{setup.epochs_per_task} epochs: average {naive.average_accuracy:.3f}, BWT {naive.backward_transfer:+.3f}")
+print(f"2 epochs: average {naive2.average_accuracy:.3f}, learning {naive2.learning_accuracy:.3f}, "
+      f"BWT {naive2.backward_transfer:+.3f} | {setup.epochs_per_task} epochs: average {naive.average_accuracy:.3f}, "
+      f"learning {naive.learning_accuracy:.3f}, BWT {naive.backward_transfer:+.3f}")
 
 # %% [markdown] solution
 # **3.** One anchor holds two float32 copies of every weight; per-task EWC needs one anchor per
