@@ -92,7 +92,8 @@ def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penal
     ``penalties`` (see :mod:`ewc_helpers.penalties`) are added to the loss for this call; an
     empty sequence trains on the task loss alone. With ``validation=True`` the task's validation
     split is passed as ``validation_data``. The shuffle order is drawn from ``seed``. A NaN or
-    infinite loss stops training with a :class:`TrainingError` that names the likely cause.
+    infinite loss, or weights that turn NaN or infinite, stop training at that batch with a
+    :class:`TrainingError` that names the likely cause (see :class:`StopOnNonFinite`).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}")
