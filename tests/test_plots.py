@@ -402,3 +402,139 @@ def test_label_pairs_puts_each_even_digit_above_its_odd_partner(tasks):
     fig = plots.label_pairs(tasks, per_digit=1)
     assert [ax.get_title() for ax in fig.axes[:5]] == [f"label {k}" for k in range(5)]
     assert fig.axes[0].get_ylabel().startswith("task A") and fig.axes[5].get_ylabel().startswith("task B")
+
+
+# --------------------------------------------------------------------------- the course's figure style
+def _figures_of_every_kind(tasks):
+    """One figure of every plotting function, on the synthetic inputs above."""
+    from ewc_helpers.slider import LamGrid
+
+    seq = {m: _sequence_result(m, lam) for m, lam in (("naive", 0), ("l2", 1.0), ("ewc", 100.0))}
+    report = {"movement": {"hidden": {"distance": 2.0, "fisher_weighted": 1e-3},
+                           "output": {"distance": 0.5, "fisher_weighted": 2e-3}},
+              "rise": {"measured": 0.5, "full": 0.1, "diagonal": 0.01}}
+    five = {"L2": FIVE["L2"], "EWC exact": FIVE["EWC exact"], "EWC empirical": FIVE["EWC empirical"],
+            "EWC sampled": FIVE["EWC sampled"], "EWC article F": FIVE["EWC article"]}
+    refs = {"naive": (0.36, 0.97), "A only": (0.985, 0.22), "joint": (0.975, 0.965)}
+    grid = LamGrid.from_results(_results("ewc", (100, 300, 1e3, 3e3, 1e4)))
+    return {
+        "tradeoff": lambda: plots.tradeoff(five, zoom=True, references=refs),
+        "tradeoff_panels": lambda: plots.tradeoff_panels(five, references=refs),
+        "lam_sensitivity": lambda: plots.lam_sensitivity(five, scales={k: 10.0 ** i for i, k in enumerate(five)}),
+        "movement_summary": lambda: plots.movement_summary({"naive": [report, report], "EWC": [report]}),
+        "forgetting_curves": lambda: plots.forgetting_curves({"naive": _curve(0.6), "EWC": _curve(0.1)}),
+        "forgetting_comparison": lambda: plots.forgetting_comparison(
+            {"naive": _curve(0.6), "L2": _curve(0.3), "EWC": _curve(0.1)}, task=["A", "B"]),
+        "method_comparison": lambda: plots.method_comparison(
+            [{"method": m, "A": 0.9, "B": 0.8} for m in ("naive", "L2", "EWC", "multi-task")]),
+        "accuracy_heatmap": lambda: plots.accuracy_heatmap(seq["naive"].matrix),
+        "accuracy_heatmaps": lambda: plots.accuracy_heatmaps(seq),
+        "sequence_curves": lambda: plots.sequence_curves(seq),
+        "sequence_sweep": lambda: plots.sequence_sweep({"EWC": [seq["ewc"]], "L2": [seq["l2"]]}),
+        "memory_growth": lambda: plots.memory_growth(seq),
+        "fisher_image": lambda: plots.fisher_image({k: _fisher(i) for i, k in enumerate(("a", "b", "c", "d"))}),
+        "sample_grid": lambda: plots.sample_grid(tasks["multi"], n=20),
+        "slider_draw": lambda: grid.draw(1e3),
+        "slider_overview": lambda: grid.overview(),
+    }
+
+
+def test_every_figure_reads_on_a_projector(tasks):
+    """No text below MIN_FONT points at the size a notebook shows the figure (wider than
+    SHOWN_WIDTH inches, it is shrunk), and every figure in the course's dpi."""
+    from ewc_helpers.plots.core import MIN_FONT, SHOWN_WIDTH, STYLE
+
+    for name, make in _figures_of_every_kind(tasks).items():
+        fig = make()
+        fig.canvas.draw()
+        assert fig.dpi == STYLE["figure.dpi"], name
+        scale = min(1.0, SHOWN_WIDTH / fig.get_figwidth())
+        small = {t.get_text(): t.get_fontsize() for t in fig.findobj(Text)
+                 if t.get_visible() and t.get_text().strip() and t.get_fontsize() * scale < MIN_FONT - 1e-6}
+        assert not small, f"{name}: text below {MIN_FONT} pt as shown (figure {fig.get_figwidth():.1f} in): {small}"
+        plt.close(fig)
+
+
+def test_one_colour_per_method_in_every_figure():
+    """EWC, L2, naive... keep one colour whatever the figure and however the label is spelt (lessons
+    06, 07 and 09 label EWC "EWC exact", which used to fall back to matplotlib's blue)."""
+    from matplotlib.colors import to_hex
+
+    from ewc_helpers.plots.core import METHOD_COLORS, method_color
+    from ewc_helpers.slider import LamGrid
+
+    ewc = to_hex(METHOD_COLORS["EWC"])
+    assert {to_hex(method_color(s)) for s in ("EWC", "ewc", "EWC exact", "EWC (exact Fisher)")} == {ewc}
+    assert to_hex(method_color("online_ewc")) == to_hex(method_color("online EWC")) != ewc
+    assert len({to_hex(METHOD_COLORS[m]) for m in ("naive", "L2", "EWC", "online EWC", "replay", "joint",
+                                                    "EWC empirical", "EWC sampled", "EWC article F")}) == 9
+
+    def colour_of(fig, label):
+        for ax in fig.axes:
+            for handle, text in zip(*ax.get_legend_handles_labels()):
+                if text.split(" (")[0] == label:
+                    line = handle.lines[0] if hasattr(handle, "lines") else handle
+                    return to_hex(line.get_color())
+        raise AssertionError(f"no line labelled {label!r}")
+
+    fig = plots.tradeoff({"EWC exact": FIVE["EWC exact"], "L2": FIVE["L2"]})
+    assert colour_of(fig, "EWC exact") == ewc and colour_of(fig, "L2") == to_hex(METHOD_COLORS["L2"])
+    fig = plots.lam_sensitivity({"EWC exact": FIVE["EWC exact"], "L2": FIVE["L2"]})
+    assert colour_of(fig, "EWC exact") == ewc
+    fig = plots.forgetting_comparison({"naive": _curve(0.6), "EWC": _curve(0.1)})
+    assert colour_of(fig, "EWC") == ewc and colour_of(fig, "naive") == to_hex(METHOD_COLORS["naive"])
+    fig = plots.sequence_sweep({"EWC": [_sequence_result("ewc", 1.0)]})
+    assert colour_of(fig, "EWC") == ewc
+    grid = LamGrid.from_results(_results("ewc", (100, 300, 1e3)))
+    fig = grid.draw(300)
+    assert to_hex(fig.axes[0].get_lines()[0].get_color()) == ewc
+    # lines that are not methods never take a method's colour
+    fig = plots.tradeoff({"Adam (lr 0.001)": FIVE["L2"], "SGD (lr 0.1)": FIVE["EWC exact"]})
+    used = {colour_of(fig, "Adam"), colour_of(fig, "SGD")}
+    assert len(used) == 2 and not used & {to_hex(c) for c in METHOD_COLORS.values()}
+
+
+def test_tradeoff_references_and_the_iso_score_line_through_the_chosen_point():
+    sweep = _results("l2", (0.03, 0.1, 0.3, 1, 3))
+    refs = {"naive": (0.36, 0.97), "A only": {"A": 0.985, "B": 0.22}, "joint": (0.975, 0.965)}
+    fig = plots.tradeoff({"L2": sweep}, chosen={"L2": sweep[2]}, references=refs)
+    labels = [t.get_text() for t in _legends(fig)[0].get_texts()]
+    for want in ("naive (A 0.36, B 0.97)", "A only (A 0.98, B 0.22)", "joint (A 0.97, B 0.96)"):
+        assert any(lab.startswith(want) for lab in labels), (want, labels)
+    assert not any("0.50" in lab for lab in labels)
+    iso = _labelled_line(fig, "same mean of A and B")[0]
+    x, y = iso.get_xdata(), iso.get_ydata()
+    chosen_mean = (sweep[2].val["A"] + sweep[2].val["B"]) / 2
+    assert np.allclose((np.asarray(x) + np.asarray(y)) / 2, chosen_mean)
+    _check_legends_clear(fig)
+    # zoomed: a reference outside the window stays in the legend only
+    fig = plots.tradeoff({"L2": sweep}, references=refs, limits=((0.5, 1.0), (0.5, 1.0)))
+    labels = [t.get_text() for t in _legends(fig)[0].get_texts()]
+    assert any("A only" in lab and "outside the window" in lab for lab in labels)
+
+
+def test_tradeoff_panels_one_panel_per_method_against_l2():
+    five = {k: v for k, v in FIVE.items()}
+    fig = plots.tradeoff_panels(five)
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in panels] == [f"{k} against L2" for k in five if k != "L2"]
+    assert all("L2" in ax.get_legend_handles_labels()[1] for ax in panels)
+    assert len({(ax.get_xlim(), ax.get_ylim()) for ax in panels}) == 1  # one window
+    renderer = fig.canvas.get_renderer()
+    for ax in panels:
+        frame = ax.get_window_extent(renderer)
+        boxes = [_text_box(t, renderer) for t in ax.texts if t.get_gid() == "point-label"]
+        assert all(frame.x0 <= b.x0 and b.x1 <= frame.x1 and frame.y0 <= b.y0 and b.y1 <= frame.y1 for b in boxes)
+    with pytest.raises(KeyError):
+        plots.tradeoff_panels({"EWC": FIVE["L2"]})
+
+
+def test_accuracy_matrices_spend_the_colour_range_on_trained_cells():
+    r = _sequence_result("naive", 0)  # trained cells >= 0.5, untrained ones 0.1 (chance)
+    fig = plots.accuracy_heatmap(r.matrix)
+    lo, hi = fig.axes[0].images[0].get_clim()
+    assert lo >= 0.4 and hi == 1.0
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    fig = plots.accuracy_heatmaps({"naive": r, "EWC": _sequence_result("ewc", 1.0, seed=1)})
+    clims = {ax.images[0].get_clim() for ax in fig.axes if ax.images}
+    assert len(clims) == 1 and min(clims)[0] >= 0.4

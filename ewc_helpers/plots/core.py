@@ -41,7 +41,7 @@ METHOD_ALIASES = {"l2": "L2", "ewc": "EWC", "online ewc": "online EWC", "online_
 METHOD_COLORS.update({alias: METHOD_COLORS[name] for alias, name in METHOD_ALIASES.items()
                       if alias not in METHOD_COLORS})
 #: Colours for lines that are not methods (optimizers, dropout, runs): none of them is a method's.
-OTHER_COLORS = ("tab:blue", "#e377c2", "#8c564b", "#bcbd22", "#17becf", "0.45")
+OTHER_COLORS = ("tab:blue", "#e6ab02", "#d95f02", "#000080", "#a6761d", "0.4")
 #: Chance accuracy of a five-class task (every task of the lessons has five labels).
 CHANCE = 0.2
 
@@ -241,7 +241,7 @@ def sample_grid(task_or_mnist, n: int = 20, split: str = "train", seed: int = 0,
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(part.labels), size=min(n, len(part.labels)), replace=False))
     rows = int(np.ceil(len(idx) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.45 * rows))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns, 1.45 * rows))
     for ax in np.atleast_1d(axes).ravel():
         ax.axis("off")
     for ax, i in zip(np.atleast_1d(axes).ravel(), idx):
@@ -502,9 +502,11 @@ def tradeoff_panels(sweeps: dict, against: str = "L2", chosen: dict | None = Non
         pick = {k: v for k, v in (chosen or {}).items() if k in pair}
         tradeoff(pair, chosen=pick or None, split=split, limits=limits, references=references, ax=ax,
                  axis_labels=False)
-        for line in ax.get_lines():  # the reference method fainter, so the method stands out
-            if line.get_label() == against:
-                line.set_alpha(0.6)
+        handles, labels = ax.get_legend_handles_labels()  # the reference method fainter
+        for handle, label in zip(handles, labels):
+            if label == against:
+                for artist in (handle.get_children() if hasattr(handle, "get_children") else [handle]):
+                    artist.set_alpha(0.6)
     handles = {}
     for ax in used:
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -530,7 +532,7 @@ def fisher_image(fisher_by_name: dict, image_shape=(28, 28), title: str = "Fishe
     Each panel has its own colour scale (the methods differ in scale, not only in pattern).
     """
     names = list(fisher_by_name)
-    fig, axes = plt.subplots(1, len(names), figsize=(2.9 * len(names), 3.2))
+    fig, axes = plt.subplots(1, len(names), figsize=(min(2.75 * len(names), 11.0), 3.2))
     for ax, name in zip(np.atleast_1d(axes), names):
         per_pixel = np.asarray(fisher_by_name[name][0]).sum(axis=1).reshape(image_shape)
         im = ax.imshow(per_pixel, cmap="magma")

@@ -64,7 +64,7 @@ def forgetting_comparison(curves: dict, task="A", title: str | None = None,
         ax.grid(alpha=0.3)
         if wide:
             ax.set_title(f"task {name}", fontsize=11)
-            _legend_outside(ax, "below", ncol=2, fontsize=9, bbox_to_anchor=(0.5, -0.2))
+            _legend_outside(ax, "below", ncol=2, fontsize=10, bbox_to_anchor=(0.5, -0.2))
         else:
             _legend_outside(ax)
     default = (f"how much of task {panels[0]} each method keeps while it learns task B" if not wide
@@ -110,8 +110,8 @@ def fisher_histogram(fishers: dict, title: str | None = None, bins: int = 60, la
         ax.hist(v[v > 0], bins=edges, histtype="step", lw=1.6, color=color,
                 label=f"{name}: {v.size:,} entries, {zeros:.1%} exactly 0 (not drawn)")
         if layout == "panels":
-            ax.set_ylabel("number of weights", fontsize=8)
-            _legend_outside(ax, fontsize=7)
+            ax.set_ylabel("number of weights", fontsize=10)
+            _legend_outside(ax, fontsize=10)
     for ax in set(axes):
         ax.set_xscale("log")
         if log_counts:
@@ -120,7 +120,7 @@ def fisher_histogram(fishers: dict, title: str | None = None, bins: int = 60, la
     axes[-1].set_xlabel("Fisher value (log-spaced bins)")
     if layout == "overlay":
         axes[0].set_ylabel("number of weights")
-        _legend_outside(axes[0], fontsize=7)
+        _legend_outside(axes[0], fontsize=10)
     fig.suptitle(title or "the Fisher's values over all weights (zeros cannot sit on a log axis)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -161,11 +161,11 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
     edges = np.logspace(np.log10(xlo), np.log10(xhi), 16)
 
     n = len(moves)
-    fig = plt.figure(figsize=(4.0 * n + 1.2, 4.8))
+    fig = plt.figure(figsize=(min(4.0 * n + 1.2, 11.0), 4.8))
     ratios = []
     for k in range(n):
         ratios += [0.7, 5.0] + ([0.9] if k < n - 1 else [])
-    grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.05, left=0.9 / (4.0 * n + 1.2),
+    grid = fig.add_gridspec(1, len(ratios), width_ratios=ratios, wspace=0.05, left=0.9 / min(4.0 * n + 1.2, 11.0),
                             right=0.985, top=0.80, bottom=0.22)
     first_strip, handles = None, None
     for k, (name, move) in enumerate(moves.items()):
@@ -199,7 +199,7 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
         ax.set_xlim(xlo, xhi)
         ax.set_ylim(ylo, yhi)
         strip.set_xlim(0, 1)
-        strip.set_xticks([0.5], ["F = 0"], fontsize=8)
+        strip.set_xticks([0.5], ["F = 0"], fontsize=10)
         strip.tick_params(axis="x", length=0)
         ax.tick_params(axis="y", labelleft=False)
         if k:
@@ -209,12 +209,12 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
         ax.set_xlabel("task A's Fisher entry F (log)")
         unmoved = float(np.mean(move == 0))
         ax.set_title(f"{name}\nmedian move {np.median(move):.2g}" + (f", {unmoved:.0%} unmoved (not drawn)"
-                                                                        if unmoved >= 0.005 else ""), fontsize=9)
+                                                                        if unmoved >= 0.005 else ""), fontsize=10)
     first_strip.set_ylabel("|theta_B - theta_A| (log)")
     handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.45"), Line2D([], [], color="k", lw=1.8)]
     fig.legend(handles, [f"one weight (a random {len(idx):,} of {a.size:,})",
                          "median move per band of F (in the strip: of the weights with F = 0)"],
-               loc="lower center", ncol=2, fontsize=8, frameon=False)
+               loc="lower center", ncol=2, fontsize=10, frameon=False)
     fig.suptitle(title or "how far task B moved each weight, against how much task A's Fisher protects it",
                  fontsize=10)
     return fig

@@ -31,7 +31,7 @@ def scenario_bars(rows: dict, published: dict | None = None, titles: dict | None
     for s in settings:
         labels += [r["label"] for r in rows[s] if r["label"] not in labels]
     width = 0.8 / len(labels)
-    fig, ax = plt.subplots(figsize=(max(7.5, 1.9 * len(settings)), 4.4))
+    fig, ax = plt.subplots(figsize=(min(max(7.5, 1.9 * len(settings)), 11.0), 4.4))
     for k, label in enumerate(labels):
         xs, means, stds, pubs = [], [], [], []
         for g, s in enumerate(settings):

@@ -20,7 +20,7 @@ def lam_sensitivity(summaries: dict, scales: dict | None = None,
     ``lam * total(F)``, the penalty's strength in a scale that every method shares.
     """
     panels = 2 if scales else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels + 1.4, 3.8), sharey=True)
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels + 1.6, 4.0), sharey=True)
     axes = np.atleast_1d(axes)
     palette = colors_for(list(summaries))
     for label, rows in summaries.items():
@@ -80,7 +80,7 @@ def movement_summary(reports: dict, title: str = "how far task B moved the weigh
     loss rise as measured and as the full and the diagonal Fisher predict it (log scale)."""
     names = list(reports)
     x = np.arange(len(names))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 5.0))
 
     def bars(ax, getters, labels, colors, ylabel, log=True):
         w = 0.8 / len(getters)

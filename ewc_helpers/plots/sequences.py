@@ -54,14 +54,14 @@ def accuracy_heatmap(matrix, title: str = "accuracy matrix"):
 def sequence_curves(results: dict, title: str = "accuracy on every task after each step"):
     """One panel per method: accuracy on each task (lines) after each training step."""
     names = list(results)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names) + 1.0, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, len(names), figsize=(min(2.4 * len(names) + 1.4, 11.0), 3.6), sharey=True)
     for ax, name in zip(np.atleast_1d(axes), names):
         m = _field(results[name], "matrix")
         v = m.values
         steps = np.arange(1, v.shape[0] + 1)
         for j, task in enumerate(m.task_names):
             ax.plot(steps[j:], v[j:, j], "o-", ms=3, label=task)
-        ax.set_title(f"{name}\navg {m.average_accuracy:.2f}, learning {m.learning_accuracy:.2f}, "
+        ax.set_title(f"{name}\navg {m.average_accuracy:.2f}, learning {m.learning_accuracy:.2f}\n"
                      f"BWT {m.backward_transfer:+.2f}", fontsize=10)
         ax.set_xlabel("after training task")
         ax.set_xticks(steps)

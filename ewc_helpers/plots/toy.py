@@ -50,10 +50,10 @@ def toy_paths(result, rise: float = 0.05, grid: int = 160, title: str | None = N
     base_a, base_b = toy.loss(result.theta_a, task_a), toy.loss(result.theta_b, task_b)
 
     # Equal scales on both axes (L2's pull is round only if a circle looks round), so the width
-    # follows the window's shape; the legend gets its own 3.8 inches on the right.
+    # follows the window's shape; the legend gets its own 4.6 inches on the right.
     height = 5.4
-    width = float(np.clip(height * (x1 - x0) / (y1 - y0), 3.2, 7.5))
-    fig, ax = plt.subplots(figsize=(width + 3.8, height + 0.6), layout="constrained")
+    width = float(np.clip(height * (x1 - x0) / (y1 - y0), 3.2, 6.4))  # at most 11 in wide in all
+    fig, ax = plt.subplots(figsize=(width + 4.6, height + 0.6), layout="constrained")
     ax.contour(w1, w2, loss_a, levels=base_a + np.array([0.25, 0.6, 1.2, 2.4]),
                colors=TASK_COLORS["A"], linewidths=0.8, alpha=0.7)
     ax.contour(w1, w2, loss_a, levels=[base_a + rise], colors=TASK_COLORS["A"], linewidths=2.0)
