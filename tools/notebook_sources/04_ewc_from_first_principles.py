@@ -194,9 +194,10 @@ print("EWC ends nearer the optimum of A and B trained together than L2 or naive:
 # %% [markdown]
 # These are properties of the methods, not of this draw of the data: `tests/test_toy.py` checks
 # them on other seeds. They are also the setting where Fisher weighting beats L2 by construction:
-# task A cares about one direction and not the other, and the two directions are the axes. It
-# holds again over sequences of many tasks (lesson 10). On the article's split of MNIST (lessons
-# 05-07) it does not: there L2 and EWC land on one trade-off curve between the tasks.
+# task A cares about one direction and not the other, and the two directions are the axes.
+# Whether a network shows the same advantage is a measurement, not a promise: on the article's
+# split of MNIST (lessons 05-07) L2 and EWC land on one trade-off curve between the tasks, and
+# lesson 10 measures it again over sequences of many tasks.
 #
 # ## The Fisher and the penalty from scratch, in TensorFlow
 #
