@@ -40,7 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The file that marks a folder as a site this command built: only such a folder is overwritten.
 MARKER = ".ewc-course-site"
 #: Documents of the course, relative to the repository root, in the order of the site's menu.
-COURSE_DOCS = ("notebooks/README.md", "notebooks/GLOSSARY.md", "notebooks/TEACHER_NOTES.md")
+COURSE_DOCS = ("notebooks/README.md", "notebooks/GLOSSARY.md", "notebooks/TEACHER_NOTES.md", "notebooks/EXIT_TICKET.md")
+#: Never published: the answers of the exit ticket live in the teachers' edition only.
+TEACHERS_ONLY = ("notebooks/teacher/EXIT_TICKET_ANSWERS.md",)
 #: Pages of docs/, in the order of the site's menu (any other .md in docs/ follows them).
 DOC_PAGES = ("guide", "results", "article", "speed", "testing")
 #: Text that only the teachers' edition holds (tools/build_notebooks.py writes these banners).
@@ -211,7 +213,7 @@ def stage(root: Path, folder: Path, launch_repository: str = "", branch: str = "
         shutil.copy2(page, folder / "docs" / page.name)
     for image in (root / "notebooks").glob("*.png"):
         shutil.copy2(image, folder / "notebooks" / image.name)
-    course = ["notebooks/README"] + [f"notebooks/{n}" for n in names] + ["notebooks/GLOSSARY", "notebooks/TEACHER_NOTES"]
+    course = ["notebooks/README"] + [f"notebooks/{n}" for n in names] + ["notebooks/GLOSSARY", "notebooks/TEACHER_NOTES", "notebooks/EXIT_TICKET"]
     front = files["front"].read_text(encoding="utf-8")
     front += TOCTREE.format(caption="The course", entries="\n".join(course))
     if files["pages"]:

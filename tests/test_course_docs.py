@@ -210,7 +210,8 @@ def test_committed_times_table_matches_timings_json():
         pytest.skip("notebooks/timings.json does not exist yet: build the lessons with "
                     "python tools/build_notebooks.py, then run python tools/course_index.py")
     timings = json.loads(TIMINGS.read_text(encoding="utf-8"))
-    expected = course_index.render_times_table(timings, course_index.read_titles())
+    expected = course_index.render_times_table(timings, course_index.read_titles(), "",
+                                               course_index.read_teaching())
     committed = course_index.times_block(INDEX.read_text(encoding="utf-8"))
     assert committed == expected, ("notebooks/README.md's run-times table is out of date: "
                                    "run  python tools/course_index.py")
@@ -266,3 +267,112 @@ def test_doi_and_arxiv_links_point_where_their_text_says():
                 assert url == f"https://doi.org/{label[4:]}", (label, url)
             if label.startswith("arXiv:"):
                 assert url == f"https://arxiv.org/abs/{label[6:]}", (label, url)
+
+
+# --------------------------------------------------------------------------- issue 18: a class plan that fits
+def _plan_rows() -> list:
+    """``(start, end, lesson or None, mode, text)`` of the in-class plan table, minutes from 0."""
+    text = INDEX.read_text(encoding="utf-8")
+    plan = text[text.index("## A 90-minute class"):]
+    plan = plan[plan.index("**In class.**"):]
+    rows = []
+    for line in plan.splitlines():
+        m = re.match(r"\|\s*(\d):(\d\d)-(\d):(\d\d)\s*\|([^|]*)\|([^|]*)\|(.*)\|\s*$", line)
+        if m:
+            h0, m0, h1, m1 = (int(g) for g in m.groups()[:4])
+            lesson = re.match(r"\s*(\d\d)\b", m.group(5))
+            rows.append((60 * h0 + m0, 60 * h1 + m1, lesson.group(1) if lesson else None,
+                         m.group(6).strip(), m.group(7)))
+    return rows
+
+
+def test_every_lesson_has_a_teaching_time_from_its_content_in_the_index():
+    rows = _rows(course_index.times_block(INDEX.read_text(encoding="utf-8")))
+    for source in SOURCES:
+        minutes = course_index.teaching_minutes(source)
+        assert minutes >= 5 and minutes % 5 == 0
+        assert rows[source.stem][0] == f"{minutes} min", source.stem
+    assert course_index.TEACHING_NOTE in INDEX.read_text(encoding="utf-8")
+
+
+def test_teaching_minutes_follow_the_stated_rule(tmp_path):
+    source = tmp_path / "99_x.py"
+    source.write_text("# %% [markdown]\n# # Title\n# %%\nfig = plots.tradeoff(x)\n# %%\nlam_slider(g)\n"
+                      "# %% [markdown]\n# ## Exercises\n#\n# 1. One.\n# 2. Two.\n", encoding="utf-8")
+    counts = course_index.content_counts(source)
+    assert counts == {"markdown cell": 2, "code cell": 2, "figure": 2, "exercise": 2}
+    assert course_index.teaching_minutes(source) == 10  # 1 + 1 + 4 + 2 = 8, rounded up to 10
+
+
+def test_the_class_plan_fills_90_minutes_and_each_live_lesson_gets_its_teaching_time():
+    rows = _plan_rows()
+    assert rows, "no plan table under '**In class.**'"
+    assert rows[0][0] == 0 and rows[-1][1] == 90, "the plan must run from 0:00 to 1:30"
+    for (_, end, *_), (start, *_) in zip(rows, rows[1:]):
+        assert end == start, "the plan's slots must follow each other without gaps"
+    teaching = {p.stem[:2]: course_index.teaching_minutes(p) for p in SOURCES}
+    live = [r for r in rows if r[2] and r[3].startswith("live")]
+    assert live, "the plan teaches no lesson live"
+    for start, end, lesson, _, _ in live:
+        assert end - start >= teaching[lesson], (
+            f"lesson {lesson} gets {end - start} min live but its content needs {teaching[lesson]} min")
+
+
+def test_the_plan_puts_the_slider_where_it_sits():
+    text = INDEX.read_text(encoding="utf-8")
+    assert "end with the `lam` slider" not in text
+    source = next(p for p in SOURCES if p.stem.startswith("05")).read_text(encoding="utf-8")
+    after = source[source.index("lam_slider("):]
+    assert "fig = plots." in after, "the slider is no longer mid-lesson: reword the plan"
+    row = next(r for r in _plan_rows() if r[2] == "05")
+    assert "slider" in row[4] and "mid-lesson" in row[4]
+
+
+def test_the_plan_makes_no_claim_about_lesson_11s_result():
+    """Lesson 11 is the homework; the plan must not state what its figure shows before it runs."""
+    plan = INDEX.read_text(encoding="utf-8").split("## A 90-minute class")[1]
+    assert "teaser" not in plan.lower()
+
+
+def _numbered(block: str) -> list:
+    return re.findall(r"(?m)^(\d+)\. ", block)
+
+
+def test_teacher_notes_answer_every_discussion_question():
+    text = TEACHER_NOTES.read_text(encoding="utf-8")
+    for section in re.split(r"(?m)^(?=## \d\d )", text)[1:]:
+        name = section.splitlines()[0]
+        if "**Discussion questions.**" not in section:
+            continue
+        questions = section.split("**Discussion questions.**")[1].split("**Answers.**")[0]
+        assert "**Answers.**" in section, f"{name}: the discussion questions have no answers"
+        answers = section.split("**Answers.**")[1]
+        assert _numbered(questions) == _numbered(answers), f"{name}: one answer per question"
+
+
+EXIT_TICKET = NOTEBOOKS / "EXIT_TICKET.md"
+EXIT_ANSWERS = NOTEBOOKS / "teacher" / "EXIT_TICKET_ANSWERS.md"
+
+
+def test_exit_ticket_for_students_and_its_answers_for_teachers_only():
+    questions = _numbered(EXIT_TICKET.read_text(encoding="utf-8"))
+    answers = _numbered(EXIT_ANSWERS.read_text(encoding="utf-8"))
+    assert len(questions) >= 4 and questions == answers
+    assert not (NOTEBOOKS / "EXIT_TICKET_ANSWERS.md").exists(), "the answers must not be in the students' folder"
+    from ewc_helpers import site
+
+    assert "notebooks/EXIT_TICKET.md" in site.COURSE_DOCS
+    assert not any("ANSWERS" in d for d in site.COURSE_DOCS)
+
+
+@pytest.mark.parametrize("teacher", [False, True])
+def test_notebooks_command_copies_the_answers_only_with_the_teachers_edition(tmp_path, teacher):
+    import subprocess
+    import sys
+
+    dest = tmp_path / "course"
+    args = [sys.executable, "-m", "ewc_helpers", "notebooks", str(dest)] + (["--teacher"] if teacher else [])
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (dest / "EXIT_TICKET.md").is_file()
+    assert (dest / "EXIT_TICKET_ANSWERS.md").is_file() == teacher

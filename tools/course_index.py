@@ -15,7 +15,9 @@ and is made from two inputs:
   ``tools/notebook_sources/NN_name.py``.
 
 Every lesson source gets a row, measured or not; a time that is missing reads "not measured yet".
-The two tables differ only in their links (the front page links into ``notebooks/``).
+The two tables differ in their links (the front page links into ``notebooks/``), and the course
+index has one more column: each lesson's *teaching* time, counted from its source by
+:func:`teaching_minutes` (the rule is printed under the table).
 
     python tools/course_index.py           # rewrite the tables in notebooks/README.md and README.md
     python tools/course_index.py --check   # exit 1 if either table is out of date (for CI)
@@ -48,6 +50,47 @@ COLUMNS = (("embedded", "5,000 embedded digits"), ("fullsize", "60,000-image sou
 
 _LESSON_NAME = re.compile(r"^(\d\d)_\w+$")
 _NUMBER_PREFIX = re.compile(r"^\d+\s*[·.:\-–]\s*")
+
+
+#: The rule for a lesson's teaching time, minutes per item of its source: reading or explaining a
+#: Markdown cell, running a code cell and reading its output, pausing at a figure (the lam slider
+#: counts as one), and setting one exercise. The sum is rounded up to the next 5 minutes.
+TEACHING_RULE = {"markdown cell": 0.5, "code cell": 0.5, "figure": 2.0, "exercise": 1.0}
+TEACHING_NOTE = ("Teaching time: half a minute per Markdown cell and per code cell, two minutes per "
+                 "figure (the `lam` slider counts as one), one minute to set each exercise, rounded up "
+                 "to the next 5 minutes (`tools/course_index.py`, `teaching_minutes`).")
+
+_CELL = re.compile(r"^# %%(.*)$", re.M)
+_FIGURE = re.compile(r"^\s*fig\s*=\s*plots\.|lam_slider\(", re.M)
+
+
+def content_counts(source) -> dict:
+    """``{"markdown cell", "code cell", "figure", "exercise"}`` counted in a lesson source: cells by
+    their ``# %%`` markers, figures as ``fig = plots.`` lines and ``lam_slider(`` calls, exercises
+    as the numbered items (``# 1. ``) under the ``# ## Exercises`` heading."""
+    text = Path(source).read_text(encoding="utf-8")
+    markers = _CELL.findall(text)
+    markdown = sum("[markdown]" in m for m in markers)
+    exercises, inside = 0, False
+    for line in text.splitlines():
+        if line.startswith("# #"):
+            inside = line.strip().lower().startswith("# ## exercises")
+        elif inside and re.match(r"^# \d+\. ", line):
+            exercises += 1
+    return {"markdown cell": markdown, "code cell": len(markers) - markdown,
+            "figure": len(_FIGURE.findall(text)), "exercise": exercises}
+
+
+def teaching_minutes(source) -> int:
+    """A lesson's teaching time in minutes, from its content by :data:`TEACHING_RULE`."""
+    counts = content_counts(source)
+    minutes = sum(TEACHING_RULE[k] * counts[k] for k in TEACHING_RULE)
+    return int(-(-minutes // 5) * 5)
+
+
+def read_teaching(folder=None) -> dict:
+    """``{lesson name: teaching minutes}`` for every lesson source."""
+    return {p.stem: teaching_minutes(p) for p in lesson_sources(folder or SOURCES)}
 
 
 # --------------------------------------------------------------------------- formatting
@@ -91,14 +134,16 @@ def _total(values: list) -> str:
     return text if not missing else f"at least {text} ({missing} {NOT_MEASURED})"
 
 
-def render_times_table(timings: dict, titles: dict, link_prefix: str = "") -> str:
+def render_times_table(timings: dict, titles: dict, link_prefix: str = "", teaching: dict | None = None) -> str:
     """The Markdown table of run times: one row per lesson in ``titles`` (``{name: title}``, in the
     order of the names), its link, its time on the embedded digits and on a 60,000-image source,
     and a row of totals. Lessons absent from ``timings``, or times absent from an entry, read
     "not measured yet"; entries of ``timings`` with no title are ignored. ``link_prefix`` goes
-    before each lesson's file name in its link (``"notebooks/"`` for the front page)."""
-    head = "| Lesson | " + " | ".join(heading for _, heading in COLUMNS) + " |"
-    lines = [head, "|---|" + "---:|" * len(COLUMNS)]
+    before each lesson's file name in its link (``"notebooks/"`` for the front page). With
+    ``teaching`` (``{name: minutes}``) a first column gives each lesson's teaching time."""
+    head = ("| Lesson | " + ("Teaching time | " if teaching else "")
+            + " | ".join(heading for _, heading in COLUMNS) + " |")
+    lines = [head, "|---|" + "---:|" * (len(COLUMNS) + bool(teaching))]
     columns = {key: [] for key, _ in COLUMNS}
     for name in sorted(titles):
         entry = timings.get(name) or {}
@@ -109,11 +154,17 @@ def render_times_table(timings: dict, titles: dict, link_prefix: str = "") -> st
             seconds = _seconds(entry.get(key))
             columns[key].append(seconds)
             cells.append(format_seconds(seconds))
+        if teaching:
+            cells.insert(0, f"{teaching[name]} min" if name in teaching else "not counted")
         lines.append(f"| [{_lesson_label(name, titles[name])}]({link_prefix}{name}.ipynb) | " + " | ".join(cells) + " |")
     totals = [_total(columns[key]) for key, _ in COLUMNS]
+    if teaching:
+        totals.insert(0, f"{sum(teaching.get(n, 0) for n in titles)} min")
     lines.append(f"| **Total, {len(titles)} lessons** | " + " | ".join(f"**{t}**" for t in totals) + " |")
     lines += ["", "*Generated by `python tools/course_index.py` from `notebooks/timings.json`: do not edit "
               "by hand. One run of each lesson, top to bottom, on 2 CPU cores.*"]
+    if teaching:
+        lines += ["", f"*{TEACHING_NOTE}*"]
     return "\n".join(lines)
 
 
@@ -136,13 +187,13 @@ def times_block(text: str) -> str:
     return split_index(text)[1].strip("\n")
 
 
-def update_index(index_path, timings: dict, titles: dict, link_prefix: str = "") -> bool:
+def update_index(index_path, timings: dict, titles: dict, link_prefix: str = "", teaching: dict | None = None) -> bool:
     """Rewrite the text between the markers of ``index_path`` with :func:`render_times_table`.
     Returns True if the file changed; a second call with the same inputs returns False."""
     path = Path(index_path)
     text = path.read_text(encoding="utf-8")
     before, _, after = split_index(text)
-    new = f"{before}\n{render_times_table(timings, titles, link_prefix)}\n{after}"
+    new = f"{before}\n{render_times_table(timings, titles, link_prefix, teaching)}\n{after}"
     if new == text:
         return False
     path.write_text(new, encoding="utf-8")
@@ -153,7 +204,7 @@ def update_all(timings: dict, titles: dict, targets=TARGETS) -> list:
     """Rewrite the table in every file of ``targets`` (``((path, link_prefix), ...)``) that exists;
     returns the paths that changed."""
     return [path for path, prefix in targets
-            if Path(path).exists() and update_index(path, timings, titles, prefix)]
+            if Path(path).exists() and update_index(path, timings, titles, prefix, _teaching_for(prefix))]
 
 
 def stale_targets(timings: dict, titles: dict, targets=TARGETS) -> list:
@@ -162,7 +213,13 @@ def stale_targets(timings: dict, titles: dict, targets=TARGETS) -> list:
     return [path for path, prefix in targets
             if not Path(path).exists()
             or times_block(Path(path).read_text(encoding="utf-8"))
-            != render_times_table(timings, titles, prefix)]
+            != render_times_table(timings, titles, prefix, _teaching_for(prefix))]
+
+
+def _teaching_for(link_prefix: str):
+    """The teaching times for the course index (the table beside the lessons, no link prefix);
+    None for the front page."""
+    return read_teaching() if link_prefix == "" else None
 
 
 # --------------------------------------------------------------------------- inputs
