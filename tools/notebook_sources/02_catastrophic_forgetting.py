@@ -19,11 +19,11 @@
 # %%
 import numpy as np
 import keras
-from ewc_helpers import (AccuracyMatrix, accuracies, fit_task, load_mnist, make_tasks, noise_margin, plots,
-                         set_seed)
+from ewc_helpers import (AccuracyMatrix, accuracies, build_mlp, fit_task, load_mnist, make_tasks, noise_margin,
+                         plots, set_seed)
 from ewc_helpers.evaluation import predict_logits
 from ewc_helpers.studies import two_tasks
-from ewc_helpers.studies.common import lesson_setup, new_model
+from ewc_helpers.studies.common import lesson_setup
 
 tasks = make_tasks(load_mnist())
 setup = lesson_setup(tasks["A"])
@@ -92,7 +92,8 @@ class ForgettingCurve(keras.callbacks.Callback):
 
 # %%
 set_seed(setup.seed + 1)
-model = new_model(setup, weights=a.model.get_weights())
+model = build_mlp(hidden_units=setup.hidden_units, optimizer=setup.optimizer, learning_rate=setup.learning_rate)
+model.set_weights(a.model.get_weights())  # start from the task-A weights, with a fresh optimizer
 curve = ForgettingCurve([tasks["A"], tasks["B"]], every=3)
 fit_task(model, tasks["B"], epochs=setup.epochs_b, batch_size=setup.batch_size, seed=setup.seed + 1,
          callbacks=[curve])

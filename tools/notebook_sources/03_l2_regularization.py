@@ -20,8 +20,8 @@
 # %%
 import numpy as np
 import tensorflow as tf
-from ewc_helpers import (TrainingError, accuracies, compare_on_test_set, correct_answers, fit_task, l2_penalty,
-                         load_mnist, make_tasks, noise_margin, plots, set_seed)
+from ewc_helpers import (TrainingError, accuracies, build_mlp, compare_on_test_set, correct_answers, fit_task,
+                         l2_penalty, load_mnist, make_tasks, noise_margin, plots, set_seed)
 from ewc_helpers.penalties import article_l2_penalty
 from ewc_helpers.studies import two_tasks
 from ewc_helpers.studies.common import lesson_setup, new_model, search_lam
@@ -94,7 +94,8 @@ print("by then the weights hold NaN:", nan_weights)
 
 # %%
 set_seed(setup.seed + 1)
-one_model = new_model(setup, weights=a.model.get_weights())
+one_model = build_mlp(hidden_units=setup.hidden_units, optimizer=setup.optimizer, learning_rate=setup.learning_rate)
+one_model.set_weights(a.model.get_weights())  # start from the task-A weights, with a fresh optimizer
 fit_task(one_model, tasks["B"], epochs=setup.epochs_b, batch_size=setup.batch_size, seed=setup.seed + 1,
          penalties=[l2_penalty(a.model, lam=1.0)])
 one = accuracies(one_model, [tasks["A"], tasks["B"]])
