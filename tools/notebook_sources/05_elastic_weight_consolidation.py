@@ -22,11 +22,11 @@
 # %%
 import time
 import numpy as np
-from ewc_helpers import (AccuracyHistory, compare_on_test_set, compute_fisher, correct_answers, ewc_penalty,
-                         fisher_data, fit_task, l2_penalty, load_mnist, make_anchor, make_tasks, noise_margin, plots,
-                         set_seed)
+from ewc_helpers import (AccuracyHistory, build_mlp, compare_on_test_set, compute_fisher, correct_answers,
+                         ewc_penalty, fisher_data, fit_task, l2_penalty, load_mnist, make_anchor, make_tasks,
+                         noise_margin, plots, set_seed)
 from ewc_helpers.studies import article, two_tasks
-from ewc_helpers.studies.common import lesson_setup, new_model, search_lam, summarize
+from ewc_helpers.studies.common import lesson_setup, search_lam, summarize
 
 tasks = make_tasks(load_mnist())
 setup = lesson_setup(tasks["A"])
@@ -148,7 +148,8 @@ curves, models = {}, {}
 for name, penalties in (("naive", []), ("L2", [l2_penalty(a.model, l2.best.lam)]),
                         ("EWC", [ewc_penalty(anchor, ewc.best.lam)])):
     set_seed(setup.seed + 1)
-    models[name] = new_model(setup, weights=a.model.get_weights())
+    models[name] = build_mlp(hidden_units=setup.hidden_units, optimizer=setup.optimizer, learning_rate=setup.learning_rate)
+    models[name].set_weights(a.model.get_weights())  # the task-A weights, a fresh optimizer
     curves[name] = AccuracyHistory([tasks["A"], tasks["B"]], every_n_batches=3)
     fit_task(models[name], tasks["B"], epochs=setup.epochs_b, batch_size=setup.batch_size, seed=setup.seed + 1,
              penalties=penalties, callbacks=[curves[name]])
