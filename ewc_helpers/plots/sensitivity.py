@@ -53,12 +53,13 @@ def deviation_growth(curves: dict, title: str = "largest |theta - theta_A| durin
     """
     fig, ax = plt.subplots(figsize=(8.0, 3.8))
     crossed = False
+    palette = colors_for(list(curves))  # runs are not methods: colours no method uses
     for label, devs in curves.items():
         devs = np.asarray(devs, dtype=float)
         ok = np.isfinite(devs)
         stop = int(np.argmin(ok)) if not ok.all() else len(devs)
         steps = np.arange(1, len(devs) + 1)
-        (line,) = ax.plot(steps[:stop], devs[:stop], "-", lw=1.5, label=label)
+        (line,) = ax.plot(steps[:stop], devs[:stop], "-", lw=1.8, color=palette[label], label=label)
         if stop < len(devs):
             ax.plot([steps[stop - 1] if stop else 1], [devs[stop - 1] if stop else 1.0], "x", ms=9,
                     color=line.get_color(), label=None if crossed else "last finite value (then NaN or inf)")

@@ -59,8 +59,9 @@ def sequence_curves(results: dict, title: str = "accuracy on every task after ea
         m = _field(results[name], "matrix")
         v = m.values
         steps = np.arange(1, v.shape[0] + 1)
+        shades = plt.get_cmap("cividis")(np.linspace(0.0, 0.85, len(m.task_names)))  # tasks, not methods
         for j, task in enumerate(m.task_names):
-            ax.plot(steps[j:], v[j:, j], "o-", ms=3, label=task)
+            ax.plot(steps[j:], v[j:, j], "o-", ms=4, color=shades[j], label=task)
         ax.set_title(f"{name}\navg {m.average_accuracy:.2f}, learning {m.learning_accuracy:.2f}\n"
                      f"BWT {m.backward_transfer:+.2f}", fontsize=10)
         ax.set_xlabel("after training task")
