@@ -107,6 +107,31 @@ def fit_task_epoch(model, task, pens, seed):
     return timer.times[1]
 
 
+def per_call_min(body, calls=200, repeats=15):
+    """Seconds per call of ``body`` (no arguments, returns tensors), run ``calls`` times inside one
+    compiled loop; the fastest of ``repeats`` runs, less an empty loop's time. The minimum is what
+    the work costs when nothing else competes for the cores."""
+    def loop(fn):
+        @tf.function(autograph=False)
+        def run():
+            def step(i, acc):
+                out = tf.nest.flatten(fn())
+                return i + 1, acc + tf.add_n([tf.cast(tf.reshape(o, [-1])[0], tf.float32) for o in out])
+            return tf.while_loop(lambda i, _: i < calls, step, (0, 0.0))[1]
+        return run
+
+    def fastest(run):
+        run()
+        best = float("inf")
+        for _ in range(repeats):
+            t = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - t)
+        return best
+
+    return (fastest(loop(body)) - fastest(loop(lambda: tf.constant(0.0)))) / calls
+
+
 def timed(fn, repeats):
     times = []
     result = None
@@ -227,6 +252,34 @@ def main():
     print(f"  shares of the penalised fit_task epoch, per-round medians: penalty "
           f"{ratio('penalised') - 1:+.3f}, in-graph weight check {1 - ratio('nocheck'):+.3f}, "
           f"guard callback and fit_task {ratio('fit_task') - 1:+.3f} (each against the unit)")
+
+    # Per training step, timed in isolation: the EWC penalty's value and gradient (what the
+    # penalised step adds), and the in-graph weight check; against the plain step of the fastest
+    # plain epoch. Minimums, so that they hold on a loaded machine too.
+    variables = penalised.trainable_variables
+
+    def penalty_and_gradient():
+        with tf.GradientTape() as tape:
+            value = ewc(variables)
+        return [value, *tape.gradient(value, variables)]
+
+    theta = [tf.constant(t) for t in anchor.theta]
+    lam_f = [tf.constant(100.0 * f) for f in anchor.fisher]
+
+    def by_hand():  # the same value and gradient, lam F (theta - theta*), without autodiff
+        diffs = [v - t for v, t in zip(variables, theta)]
+        grads = [lf * d for lf, d in zip(lam_f, diffs)]
+        return [0.5 * tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, diffs)]), *grads]
+
+    steps = int(np.ceil(len(x) / BATCH))
+    step = min(rounds["plain"]) / steps
+    pen_step = per_call_min(penalty_and_gradient)
+    hand_step = per_call_min(by_hand)
+    check_step = per_call_min(lambda: models.weights_finite(variables))
+    print(f"  per step, in isolation (fastest of 15): EWC penalty value and gradient {pen_step * 1e6:.0f} us "
+          f"(written by hand, no autodiff: {hand_step * 1e6:.0f} us), "
+          f"in-graph weight check {check_step * 1e6:.0f} us; a plain step {step * 1e6:.0f} us (fastest "
+          f"plain epoch / {steps} steps): {pen_step / step:.3f} and {check_step / step:.3f} of a step")
 
     # The article's eager GradientTape loop (benchmarks/article_baseline.py): one epoch each,
     # each paired with a plain model.fit epoch taken just before it.
