@@ -68,7 +68,6 @@ for digit in (1, 3, 5, 7, 9):
 # %%
 class ForgettingCurve(keras.callbacks.Callback):
     """Test accuracy on each task, before training and every `every` batches."""
-
     def __init__(self, tasks, every=3):
         super().__init__()
         self.tasks, self.every, self.records = tasks, every, []
@@ -79,7 +78,6 @@ class ForgettingCurve(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.batches = 0
         self.record()
-
     def on_train_batch_end(self, batch, logs=None):
         self.batches += 1
         if self.batches % self.every == 0:
@@ -241,20 +239,18 @@ class LossCurve(keras.callbacks.Callback):
     def __init__(self, tasks, every=3):
         super().__init__()
         self.tasks, self.every, self.records = tasks, every, []
-
     def record(self):
         self.records.append({"step": self.seen, **{name: exercises.task_loss(self.model, t)
                                                    for name, t in self.tasks.items()}})
-
     def on_train_begin(self, logs=None):
         self.seen = 0
         self.record()
-
     def on_train_batch_end(self, batch, logs=None):
         self.seen += 1
         if self.seen % self.every == 0:
             self.record()
 
+# %% solution
 check = exercises.check_loss_curve(LossCurve, tasks)
 
 # %% [markdown] solution
