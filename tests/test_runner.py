@@ -143,3 +143,24 @@ def test_reproduce_scenarios_resumes_from_its_folder_and_refuses_another_protoco
     assert "learning acc" in report["table"] and len(report["provenance"]["runs"]) == 2
     assert main(argv[:-2] + ["--protocol", "hsu2018"]) == 2
     assert "protocol: 'short' there, 'hsu2018' now" in capsys.readouterr().err
+
+
+def test_findings_say_reproduced_not_established_or_contradicted_from_paired_seeds():
+    from ewc_helpers.studies.scenario_suite import _row, suite_findings
+
+    def rec(avg, seed):
+        return {"average": avg, "learning": 0.99, "bwt": -0.01, "test": [avg] * 5, "seconds": 1.0,
+                "memory": None, "seed": seed}
+
+    def row(method, values):
+        return _row(method, None, [rec(v, s) for s, v in enumerate(values)])
+
+    clear = [row("naive", [0.90, 0.91, 0.92]), row("ewc", [0.97, 0.98, 0.985]), row("replay", [0.99, 0.99, 0.995])]
+    noisy = [row("naive", [0.85, 0.97, 0.92]), row("ewc", [0.97, 0.98, 0.985]), row("replay", [0.80, 0.81, 0.80])]
+    status = {f["claim"]: f["status"] for f in suite_findings({"task": clear})}
+    assert status["task-incremental: every regulariser beats naive fine-tuning"] == "reproduced"
+    status = {f["claim"]: f["status"] for f in suite_findings({"task": noisy})}
+    assert status["task-incremental: every regulariser beats naive fine-tuning"] == "not established"
+    assert status["task-incremental: replay beats naive fine-tuning"] in ("contradicted", "not established")
+    one_seed = {"task": [row("naive", [0.9]), row("ewc", [0.99])]}
+    assert suite_findings(one_seed) == []  # no claim from a single seed

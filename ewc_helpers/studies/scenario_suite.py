@@ -22,10 +22,10 @@ import numpy as np
 from ..runner import ResultsFolder, Unit, run_units, search_lams, suite_identity
 from ..stats import compare_seeds
 from .common import LABELS, format_table
-from .protocols import METHODS, PENALISED, SETTINGS, protocol_for
+from .protocols import METHODS, PENALISED, PROTOCOLS, SETTINGS, protocol_for
 from .scenarios import PUBLISHED, _with_column, PUBLISHED_VDV
 
-__all__ = ["run_suite", "report_from_folder", "suite_rows", "suite_findings", "DELTA"]
+__all__ = ["run_suite", "report_from_folder", "suite_rows", "suite_findings", "load_report", "DELTA"]
 
 LABELS = {**LABELS, "si": "SI", "mas": "MAS"}
 #: The equivalence margin of the findings: 0.02 of average accuracy (two points), wider than the
@@ -141,30 +141,35 @@ def suite_findings(rows: dict, delta: float = DELTA) -> list:
     def have(s, *ms):
         return s in rows and set(ms) <= {r["method"] for r in rows[s] if r["n"] > 1}
 
-    def add(claim, verdicts, holds):
-        out.append({"claim": claim, "source": "Hsu et al. 2018, Table 2", "holds": bool(holds),
+    def add(claim, verdicts, holds, against):
+        """``against``: the verdict outcomes that contradict the claim; anything else that is not
+        ``holds`` leaves it not established (no difference detected at this margin)."""
+        status = "reproduced" if holds else (
+            "contradicted" if any(v.outcome in against for v in verdicts) else "not established")
+        out.append({"claim": claim, "source": "Hsu et al. 2018, Table 2", "holds": bool(holds), "status": status,
                     "verdicts": [v.words for v in verdicts]})
 
     present = lambda s: [m for m in regs if have(s, m)]  # noqa: E731
     if have("task", "naive") and present("task"):
         vs = [_cmp(rows["task"], m, "naive", delta) for m in present("task")]
-        add("task-incremental: every regulariser beats naive fine-tuning", vs, all(v.beats for v in vs))
+        add("task-incremental: every regulariser beats naive fine-tuning", vs, all(v.beats for v in vs),
+            ("beaten", "equivalent"))
     if have("task", "replay", "naive"):
         v = _cmp(rows["task"], "replay", "naive", delta)
-        add("task-incremental: replay beats naive fine-tuning", [v], v.beats)
+        add("task-incremental: replay beats naive fine-tuning", [v], v.beats, ("beaten", "equivalent"))
     for s in ("domain", "class"):
         if have(s, "replay") and present(s):
             vs = [_cmp(rows[s], "replay", m, delta) for m in present(s)]
-            add(f"{s}-incremental: replay beats every regulariser", vs, all(v.beats for v in vs))
+            add(f"{s}-incremental: replay beats every regulariser", vs, all(v.beats for v in vs), ("beaten", "equivalent"))
     ewcs = [m for m in ("ewc", "online_ewc", "si", "mas") if have("class", m)]
     if have("class", "naive") and ewcs:
         vs = [_cmp(rows["class"], m, "naive", delta) for m in ewcs]
         add(f"class-incremental: EWC, online EWC, SI and MAS are level with naive fine-tuning (within ±{delta:g})",
-            vs, all(v.equivalent for v in vs))
+            vs, all(v.equivalent for v in vs), ("beats", "beaten"))
     for s in rows:
         if have(s, "joint"):
             vs = [_cmp(rows[s], m, "joint", delta) for m in (r["method"] for r in rows[s] if r["n"] > 1) if m != "joint"]
-            add(f"{s}: no method beats joint training (the upper bound)", vs, not any(v.beats for v in vs))
+            add(f"{s}: no method beats joint training (the upper bound)", vs, not any(v.beats for v in vs), ("beats",))
     return out
 
 
@@ -192,7 +197,7 @@ def report_from_folder(out, protocol, settings, methods, seeds: int, lams: dict,
     found = suite_findings(rows, delta)
     table = "\n\n".join(tables)
     table += (f"\n\nHsu et al.'s orderings on these runs (paired by seed, 95% t interval; level = inside ±{delta:g}):\n"
-              + "\n".join(f"  {'reproduced' if f['holds'] else 'NOT reproduced'}: {f['claim']}\n"
+              + "\n".join(f"  {f['status']}: {f['claim']}\n"
                           + "\n".join(f"      {w}" for w in f["verdicts"]) for f in found))
     last = manifest["runs"][-1] if manifest.get("runs") else {}
     provenance = {"command": last.get("command"), "date": last.get("date"), "runs": manifest.get("runs", []),
@@ -204,3 +209,57 @@ def report_from_folder(out, protocol, settings, methods, seeds: int, lams: dict,
             "lams": {f"{s}/{m}": lam for (s, m), lam in lams.items()}, "settings": list(settings),
             "methods": list(methods), "seeds": int(seeds), "delta": delta, "provenance": provenance,
             "units": len(recs), "unit_seconds": unit_seconds}
+
+
+def load_report(path) -> dict:
+    """The report of a finished or unfinished suite, checked against this package before use.
+
+    ``path`` is the JSON that ``reproduce --suite scenarios --json`` wrote, or a results folder
+    (``--out``) of a protocol with published lams. Either must have been written by this package
+    version and this version of its protocol: anything else raises
+    :class:`~ewc_helpers.runner.ResultsMismatch` naming what differs, so a lesson never shows the
+    numbers of an older suite as this one's.
+    """
+    import json
+
+    from .. import __version__
+    from ..runner import ResultsMismatch
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such results file or folder")
+    if path.is_dir():
+        manifest = path / "manifest.json"
+        if not manifest.is_file():
+            raise ResultsMismatch(f"{path}: not a results folder (no manifest.json)")
+        identity = json.loads(manifest.read_text())["identity"]
+        version, key, fingerprint = (identity.get(k) for k in ("package_version", "protocol", "protocol_fingerprint"))
+    else:
+        try:
+            report = json.loads(path.read_text())
+            prov = report["provenance"]
+            version, key, fingerprint = prov["package_version"], report["protocol"], prov["protocol_fingerprint"]
+        except (ValueError, KeyError, TypeError) as err:
+            raise ResultsMismatch(f"{path}: not a scenarios results file ({err})") from None
+    if key not in PROTOCOLS:
+        raise ResultsMismatch(f"{path}: protocol {key!r} is not one this package knows")
+    protocol = protocol_for(key)
+    stale = []
+    if version != __version__:
+        stale.append(f"package version {version} there, {__version__} now")
+    if fingerprint != protocol.fingerprint():
+        stale.append(f"protocol {key} fingerprint {fingerprint} there, {protocol.fingerprint()} now")
+    if stale:
+        raise ResultsMismatch(f"{path} was written by another suite ({'; '.join(stale)}); "
+                              "re-run the command in its provenance to refresh it")
+    if not path.is_dir():
+        return report
+    if protocol.lam_mode != "published":
+        raise ResultsMismatch(f"{path}: protocol {key} chooses lam by search; load the JSON written with --json")
+    units = [json.loads(f.read_text())["record"] for f in sorted((path / "units").glob("*.json"))]
+    settings = [s for s in SETTINGS if any(u["setting"] == s for u in units)]
+    methods = [m for m in METHODS if any(u["method"] == m for u in units)]
+    seeds = 1 + max(u["seed"] for u in units)
+    lams = {(s, m): float(protocol.lams[s][m]) for s in settings for m in methods if m in PENALISED}
+    return report_from_folder(path, protocol, settings, methods, seeds, lams)
+
