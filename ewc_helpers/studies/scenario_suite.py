@@ -25,7 +25,7 @@ from .common import LABELS, format_table
 from .protocols import METHODS, PENALISED, PROTOCOLS, SETTINGS, protocol_for
 from .scenarios import PUBLISHED, _with_column, PUBLISHED_VDV
 
-__all__ = ["run_suite", "report_from_folder", "suite_rows", "suite_findings", "load_report", "DELTA"]
+__all__ = ["run_suite", "report_from_folder", "suite_rows", "suite_findings", "load_report", "shipped", "DELTA"]
 
 LABELS = {**LABELS, "si": "SI", "mas": "MAS"}
 #: The equivalence margin of the findings: 0.02 of average accuracy (two points), wider than the
@@ -128,6 +128,8 @@ def _cmp(rows, a, b, delta):
     by = {r["method"]: r for r in rows}
     va, vb = (dict(zip(by[m]["seeds"], by[m]["per_seed"]["average"])) for m in (a, b))
     common = sorted(set(va) & set(vb))
+    if len(common) < 2:
+        return None  # no paired interval from fewer than 2 shared seeds
     return compare_seeds({k: va[k] for k in common}, {k: vb[k] for k in common}, delta,
                          names=(LABELS.get(a, a), LABELS.get(b, b)))
 
@@ -144,6 +146,8 @@ def suite_findings(rows: dict, delta: float = DELTA) -> list:
     def add(claim, verdicts, holds, against):
         """``against``: the verdict outcomes that contradict the claim; anything else that is not
         ``holds`` leaves it not established (no difference detected at this margin)."""
+        if any(v is None for v in verdicts):
+            return  # some pair shares fewer than 2 seeds: no claim
         status = "reproduced" if holds else (
             "contradicted" if any(v.outcome in against for v in verdicts) else "not established")
         out.append({"claim": claim, "source": "Hsu et al. 2018, Table 2", "holds": bool(holds), "status": status,
@@ -152,24 +156,24 @@ def suite_findings(rows: dict, delta: float = DELTA) -> list:
     present = lambda s: [m for m in regs if have(s, m)]  # noqa: E731
     if have("task", "naive") and present("task"):
         vs = [_cmp(rows["task"], m, "naive", delta) for m in present("task")]
-        add("task-incremental: every regulariser beats naive fine-tuning", vs, all(v.beats for v in vs),
+        add("task-incremental: every regulariser beats naive fine-tuning", vs, all(v is not None and v.beats for v in vs),
             ("beaten", "equivalent"))
     if have("task", "replay", "naive"):
         v = _cmp(rows["task"], "replay", "naive", delta)
-        add("task-incremental: replay beats naive fine-tuning", [v], v.beats, ("beaten", "equivalent"))
+        add("task-incremental: replay beats naive fine-tuning", [v], v is not None and v.beats, ("beaten", "equivalent"))
     for s in ("domain", "class"):
         if have(s, "replay") and present(s):
             vs = [_cmp(rows[s], "replay", m, delta) for m in present(s)]
-            add(f"{s}-incremental: replay beats every regulariser", vs, all(v.beats for v in vs), ("beaten", "equivalent"))
+            add(f"{s}-incremental: replay beats every regulariser", vs, all(v is not None and v.beats for v in vs), ("beaten", "equivalent"))
     ewcs = [m for m in ("ewc", "online_ewc", "si", "mas") if have("class", m)]
     if have("class", "naive") and ewcs:
         vs = [_cmp(rows["class"], m, "naive", delta) for m in ewcs]
         add(f"class-incremental: EWC, online EWC, SI and MAS are level with naive fine-tuning (within ±{delta:g})",
-            vs, all(v.equivalent for v in vs), ("beats", "beaten"))
+            vs, all(v is not None and v.equivalent for v in vs), ("beats", "beaten"))
     for s in rows:
         if have(s, "joint"):
             vs = [_cmp(rows[s], m, "joint", delta) for m in (r["method"] for r in rows[s] if r["n"] > 1) if m != "joint"]
-            add(f"{s}: no method beats joint training (the upper bound)", vs, not any(v.beats for v in vs), ("beats",))
+            add(f"{s}: no method beats joint training (the upper bound)", vs, not any(v is not None and v.beats for v in vs), ("beats",))
     return out
 
 
@@ -209,6 +213,17 @@ def report_from_folder(out, protocol, settings, methods, seeds: int, lams: dict,
             "lams": {f"{s}/{m}": lam for (s, m), lam in lams.items()}, "settings": list(settings),
             "methods": list(methods), "seeds": int(seeds), "delta": delta, "provenance": provenance,
             "units": len(recs), "unit_seconds": unit_seconds}
+
+
+def shipped(name: str) -> Path:
+    """A results file or folder that ships inside the package (``ewc_helpers/results/NAME``): the
+    suites lesson 11 reads, written by the command in each one's provenance."""
+    from importlib.resources import files
+
+    path = Path(str(files("ewc_helpers") / "results" / name))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such results file in this installation of ewc_helpers")
+    return path
 
 
 def load_report(path) -> dict:
