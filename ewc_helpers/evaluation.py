@@ -8,7 +8,7 @@ from . import _env  # noqa: F401
 
 import keras
 
-from .tasks import Task
+from .tasks import ModelTaskMismatch, Task, check_outputs
 
 
 def predict_logits(model, x, batch_size: int = 4096) -> np.ndarray:
@@ -17,20 +17,9 @@ def predict_logits(model, x, batch_size: int = 4096) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-class ModelTaskMismatch(ValueError):
-    """A model whose output layer cannot answer a task: fewer output units than the task's classes."""
-
-
 def check_fits(model, task: Task, logits: np.ndarray, y: np.ndarray) -> None:
     """Refuse a model and a task that do not fit together, naming both (see :class:`ModelTaskMismatch`)."""
-    units = logits.shape[-1] if logits.ndim == 2 else 0
-    needed = (max(task.classes) + 1) if task.classes is not None else (int(np.max(y)) + 1 if len(y) else 0)
-    if needed > units:
-        what = (f"output units {tuple(task.classes)}" if task.classes is not None
-                else f"labels up to {needed - 1}")
-        raise ModelTaskMismatch(
-            f"model {getattr(model, 'name', type(model).__name__)!r} has {units} output units but task "
-            f"{task.name} needs {what}; build the model with at least {needed} outputs (build_mlp(num_classes=...))")
+    check_outputs(model, logits.shape[-1] if logits.ndim == 2 else 0, task, y)
 
 
 def _checked_logits(model, task: Task, split: str):

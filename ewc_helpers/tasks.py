@@ -80,6 +80,22 @@ class Task:
         return {s: len(self.split(s)) for s in ("train", "val", "test")}
 
 
+class ModelTaskMismatch(ValueError):
+    """A model whose output layer cannot answer a task: fewer output units than the task's classes."""
+
+
+def check_outputs(model, units: int, task: Task, labels=None) -> None:
+    """Refuse a model with ``units`` output units for ``task`` (whose labels, when given, are
+    ``labels``; else its training labels), naming both: training and evaluation both call it."""
+    y = task.train.labels if labels is None else labels
+    needed = (max(task.classes) + 1) if task.classes is not None else (int(np.max(y)) + 1 if len(y) else 0)
+    if needed > units:
+        what = f"output units {tuple(task.classes)}" if task.classes is not None else f"labels up to {needed - 1}"
+        raise ModelTaskMismatch(
+            f"model {getattr(model, 'name', type(model).__name__)!r} has {units} output units but task "
+            f"{task.name} needs {what}; build the model with at least {needed} outputs (build_mlp(num_classes=...))")
+
+
 def validation_split(split: Split, fraction: float = 0.1, seed: int = 0):
     """Hold out ``fraction`` of each digit's examples, chosen by ``seed``: (train, val)."""
     if not 0.0 < fraction < 1.0:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from .anchors import Anchor
 from .fisher import compute_fisher, subsample
-from .tasks import Task
+from .tasks import Task, check_outputs
 
 
 class TrainingError(RuntimeError):
@@ -104,6 +104,9 @@ def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penal
             raise TypeError("penalties need a model made by build_mlp (a PenalizedSequential)")
     else:
         model.set_penalties(penalties)
+    units = _output_units(model)
+    if units is not None:  # a model built for fewer classes gets a named error, not TensorFlow's
+        check_outputs(model, units, task)
     if hasattr(model, "set_active_classes"):
         model.set_active_classes(task.classes)
     elif task.classes is not None:
@@ -115,6 +118,15 @@ def fit_task(model, task: Task, *, epochs: int = 6, batch_size: int = 128, penal
         epochs=int(epochs), validation_data=val, callbacks=[guard, *callbacks], verbose=verbose,
         shuffle=False,  # the pipeline already reshuffles every epoch, from `seed`
     )
+
+
+def _output_units(model):
+    """The width of a built model's output layer, or None when it cannot be read without data."""
+    try:
+        shape = model.output_shape
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    return int(shape[-1]) if isinstance(shape, tuple) and shape and shape[-1] is not None else None
 
 
 def fisher_data(task: Task, method: str = "exact", *, max_examples: int | None = None, seed: int = 0,

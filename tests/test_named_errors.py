@@ -70,3 +70,15 @@ def test_a_task_head_beyond_the_model_is_named(embedded_mnist):
 
 def test_a_head_large_enough_still_measures(ten_digit_task):
     assert 0.0 <= evaluation.accuracy(build_mlp(num_classes=10, hidden_units=4), ten_digit_task) <= 1.0
+
+
+def test_training_a_head_too_small_for_the_task_is_named_before_tensorflow_runs(ten_digit_task, embedded_mnist):
+    """fit_task gives the same named error as evaluation, not TensorFlow's InvalidArgumentError."""
+    from ewc_helpers import fit_task
+    from ewc_helpers.split_mnist import make_split_tasks
+
+    with pytest.raises(evaluation.ModelTaskMismatch, match=r"has 5 output units but task P1 needs labels up to 9"):
+        fit_task(build_mlp(num_classes=5, hidden_units=4), ten_digit_task, epochs=1)
+    last = make_split_tasks(embedded_mnist, "task")[-1]
+    with pytest.raises(evaluation.ModelTaskMismatch, match=r"needs output units \(8, 9\)"):
+        fit_task(build_mlp(num_classes=5, hidden_units=4), last, epochs=1)

@@ -29,6 +29,8 @@ TASK_COLORS = {"A": "tab:blue", "B": "tab:orange", "multi": "tab:green"}
 #: scenario bars). Look a label up with :func:`method_color`, which also knows the aliases below.
 METHOD_COLORS = {"naive": "tab:red", "L2": "tab:purple", "EWC": "tab:green", "online EWC": "tab:cyan",
                  "replay": "tab:brown", "joint": "tab:gray", "A only": "0.15",
+                 # the two importance-weighted penalties of lesson 11's scenario map
+                 "SI": "#1b9e77", "MAS": "#7570b3",
                  # the Fishers of lesson 06 (EWC exact is the EWC of lessons 05, 07 and 09)
                  "EWC exact": "tab:green", "EWC empirical": "tab:olive", "EWC sampled": "#2f4b7c",
                  "EWC article F": "tab:pink"}
@@ -37,7 +39,7 @@ METHOD_ALIASES = {"l2": "L2", "ewc": "EWC", "online ewc": "online EWC", "online_
                   "multi task": "joint", "multi-task": "joint", "joint training": "joint", "a only": "A only",
                   "a_only": "A only", "naive training": "naive", "ewc (exact fisher)": "EWC exact",
                   "ewc exact": "EWC exact", "ewc empirical": "EWC empirical", "ewc sampled": "EWC sampled",
-                  "ewc article f": "EWC article F", "ewc article": "EWC article F"}
+                  "ewc article f": "EWC article F", "ewc article": "EWC article F", "si": "SI", "mas": "MAS"}
 METHOD_COLORS.update({alias: METHOD_COLORS[name] for alias, name in METHOD_ALIASES.items()
                       if alias not in METHOD_COLORS})
 #: Colours for lines that are not methods (optimizers, dropout, runs): none of them is a method's.
