@@ -122,7 +122,9 @@ for r in search.results:
 
 # %%
 best = search.best
-fig = plots.tradeoff({"L2": search.results}, chosen={"L2": best},
+multi = two_tasks.train_multitask(tasks, setup)  # lesson 01's joint model, for reference
+refs = {name: (r.val["A"], r.val["B"]) for name, r in (("naive", naive), ("A only", a), ("joint", multi))}
+fig = plots.tradeoff({"L2": search.results}, chosen={"L2": best}, references=refs,
                      title="L2: task A versus task B on validation")
 
 # %% [markdown]

@@ -116,8 +116,10 @@ for name, s in (("L2", l2), ("EWC", ewc)):
     print(f"{name:<4} lam {s.best.lam:>7g}: val A {s.best.val['A']:.3f}, val B {s.best.val['B']:.3f}")
 
 # %%
+multi = two_tasks.train_multitask(tasks, setup)  # lesson 01's joint model, for reference
+refs = {name: (r.val["A"], r.val["B"]) for name, r in (("naive", naive), ("A only", a), ("joint", multi))}
 fig = plots.tradeoff({"L2": l2.results, "EWC": ewc.results}, chosen={"L2": l2.best, "EWC": ewc.best},
-                     title="EWC (exact Fisher) and L2 on validation")
+                     references=refs, title="EWC (exact Fisher) and L2 on validation")
 
 # %% [markdown]
 # ### Feel the trade-off
@@ -165,7 +167,6 @@ fig = plots.forgetting_comparison(curves, task=["A", "B"], title="tasks A and B 
 # article's own EWC recipe (its Fisher, alpha = 25, dropout 0.5, 3 epochs on A and 9 on B).
 
 # %%
-multi = two_tasks.train_multitask(tasks, setup)
 recipe = article.article_ewc_recipe(tasks, setup)
 rows = summarize([[multi, a, naive, l2.best, ewc.best, recipe]])
 print(article.format_article_table(rows))
