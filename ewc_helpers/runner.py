@@ -280,7 +280,10 @@ def _run_ray(todo, results, job, folder, workers, address, cpus_per_unit, bar):
             except Exception as err:  # Ray gives a raylet 30 s to register: too short on a busy machine
                 slow = "timed out during startup" in str(err) or "Timed out while waiting for GCS" in str(err)
                 if not slow or attempt == RAY_START_ATTEMPTS - 1:
-                    raise
+                    where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+                    raise RuntimeError(f"could not start {where} ({str(err).splitlines()[0]}); the units done "
+                                       f"so far are kept in {folder.path}: run the same command again to resume, "
+                                       "or use --backend local") from None
                 ray.shutdown()
                 bar.say(f"Ray did not start in time ({err}); trying again")
     try:
