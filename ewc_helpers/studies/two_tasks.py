@@ -68,7 +68,7 @@ def train_task_a(tasks: dict, setup: Setup, dropout: float | None = None, epochs
     use_cache = task_a_cache.enabled(cache) and not callbacks
     key = task_a_cache.key(tasks["A"], setup, dropout=dropout, epochs=epochs) if use_cache else None
     model = new_model(setup, dropout=dropout)
-    stored = task_a_cache.load(key) if use_cache else None
+    stored = task_a_cache.load(key, shapes=[w.shape for w in model.get_weights()]) if use_cache else None
     if stored is not None:
         model.set_weights(stored["weights"])
         result = evaluate("a_only", None, model, tasks, None, started)
