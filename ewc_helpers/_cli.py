@@ -54,6 +54,7 @@ def reproduce(args) -> int:
         say(summarize_tasks(tasks))
         setup = common.Setup(fisher=args.fisher).with_epochs(args.epochs)
         runs, records = [], []
+        clock = common.SeedClock(args.seeds, say)
         for seed in range(args.seeds):
             say(f"seed {seed + 1} of {args.seeds}")
             out = article.run_article_suite(tasks, setup.with_seed(seed), progress=say)
@@ -61,6 +62,7 @@ def reproduce(args) -> int:
             records.append({"seed": seed, "results": [r.to_dict() for r in out["results"]],
                             "searches": {m: [r.to_dict() for r in s.results] for m, s in out["searches"].items()},
                             "extended": {m: s.extended for m, s in out["searches"].items()}})
+            clock.finished(seed)
         rows = common.summarize(runs)
         report = {"suite": "article", "rows": rows, "runs": records, "table": article.format_article_table(rows)}
         title = (f"Test accuracy on {mnist.source} MNIST, {args.seeds} seed(s), {args.epochs} epochs per task "

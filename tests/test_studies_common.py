@@ -197,3 +197,17 @@ def test_summarize_and_format_table_refuse_bad_input():
     with pytest.raises(ValueError, match="unknown column 'speed'"):
         common.format_table(rows, ("speed",))
     assert np.isnan(float("nan")) and common._cell(float("nan")) == "-"
+
+
+def test_seed_clock_says_how_long_the_rest_will_take(monkeypatch):
+    """Long suites print, after each seed, the time spent and an estimate of the time left."""
+    from ewc_helpers.studies import common
+
+    now = iter([100.0, 160.0, 220.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(now))
+    said = []
+    clock = common.SeedClock(3, said.append)
+    clock.finished(0)
+    clock.finished(1)
+    assert said == ["[seed 0] finished: 1 of 3 seed(s) in 1m00s; about 2m00s left",
+                    "[seed 1] finished: 2 of 3 seed(s) in 2m00s; about 1m00s left"]

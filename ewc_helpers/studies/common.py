@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -80,6 +81,24 @@ def scaled_epochs(n_train: int, epochs: int = REFERENCE_EPOCHS, reference_exampl
 #: The environment variable that shifts every seed a lesson uses (``conftest.py`` sets it from
 #: ``EWC_TEST_SEED``, so that ``EWC_TEST_SEED=1 python -m pytest`` re-runs the course on other seeds).
 SEED_ENV_VAR = "EWC_SEED"
+
+
+class SeedClock:
+    """Progress across the seeds of a long suite: after each seed, how long it took and about how
+    long the rest will take (the mean time per seed so far, times the seeds left)."""
+
+    def __init__(self, seeds: int, say):
+        self.seeds, self.say, self.done = int(seeds), say, 0
+        self.started = time.perf_counter()
+
+    def finished(self, seed) -> None:
+        from ..runner import _clock
+
+        self.done += 1
+        spent = time.perf_counter() - self.started
+        left = self.seeds - self.done
+        self.say(f"[seed {seed}] finished: {self.done} of {self.seeds} seed(s) in {_clock(spent)}"
+                 + (f"; about {_clock(spent / self.done * left)} left" if left else ""))
 
 
 def seed_offset() -> int:

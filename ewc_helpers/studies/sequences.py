@@ -25,7 +25,7 @@ from ..penalties import OnlineEWC, QuadraticPenalty, check_gamma, check_lam, mem
 from ..reproducibility import set_seed
 from ..tasks import make_permuted_tasks
 from ..training import fit_task, make_anchor
-from .common import Result, Setup, format_table, new_model, search_lam, summarize
+from .common import Result, SeedClock, Setup, format_table, new_model, search_lam, summarize
 from ..stats import compare_seeds
 
 SEQUENCE_METHODS = ("naive", "l2", "ewc", "online_ewc")
@@ -176,6 +176,7 @@ def run_permuted_suite(mnist, setup: Setup = PERMUTED_SETUP, num_tasks: int = 5,
     grids = {**SEQUENCE_LAMS, **(lams or {})}
     say = progress or (lambda *_: None)
     runs, records, extended = [], [], []
+    clock = SeedClock(seeds, say)
     for seed in range(int(seeds)):
         tasks = make_permuted_tasks(mnist, int(num_tasks), seed=seed)
         s = replace(setup, seed=seed)
@@ -196,6 +197,7 @@ def run_permuted_suite(mnist, setup: Setup = PERMUTED_SETUP, num_tasks: int = 5,
         runs.append(chosen)
         records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
                         "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
+        clock.finished(seed)
     rows = summarize(runs)
     comparisons = paired_comparisons(rows) if int(seeds) > 1 else []
     table = format_table(rows, ("average", "learning", "bwt", "memory"))
