@@ -281,6 +281,8 @@ for label, weights, out in (("before", anchors[-1].theta, before), ("after", pul
 print("P5 (the task just learnt), validation:", f"{before['P5']:.3f} -> {after['P5']:.3f}")
 print("P1-P4, mean validation:", f"{np.mean([before[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f} -> "
       f"{np.mean([after[t] for t in ('P1', 'P2', 'P3', 'P4')]):.3f}")
+
+# %%
 p5_right = {}
 for label, weights in (("before", anchors[-1].theta), ("after", pulled)):
     probe.set_weights(weights)
