@@ -123,8 +123,13 @@ def test_a_checkout_reads_the_lessons_from_its_notebooks_folders(tmp_path):
     args = SimpleNamespace(folder=tmp_path / "t", teacher=True, overwrite=False)
     assert _cli.copy_notebooks(args) == 0
     assert _lessons(tmp_path / "t") == _lessons(TEACHER)
-    assert sorted(p.name for p in (tmp_path / "t").glob("*.md")) == sorted(p.name for p in STUDENT.glob("*.md"))
+    # the course's pages, and the pages only teachers get (the exit ticket's answers)
+    assert sorted(p.name for p in (tmp_path / "t").glob("*.md")) == sorted(
+        {p.name for p in STUDENT.glob("*.md")} | {p.name for p in TEACHER.glob("*.md")})
     assert _cli.copy_notebooks(args) == 2  # everything is there already
+    student = SimpleNamespace(folder=tmp_path / "s", teacher=False, overwrite=False)
+    assert _cli.copy_notebooks(student) == 0
+    assert not any((tmp_path / "s" / p.name).exists() for p in TEACHER.glob("*.md")), "a teachers' page reached students"
 
 
 # --------------------------------------------------------------------------- what was built
