@@ -72,6 +72,11 @@ class ReplayBuffer:
         chosen = [rng.permutation(np.flatnonzero(train.labels == c))[: self.per_class]
                   for c in np.unique(train.labels)]
         idx = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, int)
+        return self._keep(task, idx)
+
+    def _keep(self, task: Task, idx) -> TaskSplit:
+        """Store ``task``'s training examples ``idx`` (in its pixel order) and note the task."""
+        train = task.train
         part = TaskSplit(_pixels_in_order(train.images[idx], task.permutation), train.labels[idx].copy(),
                          train.digits[idx].copy())
         self._parts.append(part)
@@ -159,14 +164,7 @@ class SharedBudgetBuffer(ReplayBuffer):
         self._parts = [TaskSplit(p.images[:quota], p.labels[:quota], p.digits[:quota]) for p in self._parts]
         rng = np.random.default_rng([self.seed, len(self.tasks)])
         idx = rng.permutation(len(task.train))[:quota]
-        train = task.train
-        part = TaskSplit(_pixels_in_order(train.images[idx], task.permutation), train.labels[idx].copy(),
-                         train.digits[idx].copy())
-        self._parts.append(part)
-        self.tasks.append(task.name)
-        self.num_classes = task.num_classes
-        self.classes |= set(task.classes if task.classes is not None else np.unique(train.labels).tolist())
-        return part
+        return self._keep(task, idx)
 
 
 def merge_tasks(tasks, name: str = "joint") -> Task:
