@@ -15,6 +15,11 @@ NOTES = {"notes": ROOT / "notebooks" / "TEACHER_NOTES.md", "glossary": ROOT / "n
 
 #: (document, phrase it states, lesson, text the lesson's output must contain)
 CLAIMS = [
+    ("notes", "on the committed run: more of task A", "05_elastic_weight_consolidation",
+     "EWC at the chosen lam kept more of task A than naive training"),
+    ("notes", "less of task B). On this", "05_elastic_weight_consolidation", "and learned less of task B"),
+    ("notes", "lesson 02 prints how far\n  above chance it ended", "02_catastrophic_forgetting",
+     "from chance (0.2): above chance by more than the noise margin"),
     ("notes", "find no Fisher that beats plain L2", "06_which_fisher", "no Fisher beats plain L2"),
     ("glossary", "lesson 06's paired comparisons find no Fisher that beats plain L2", "06_which_fisher",
      "no Fisher beats plain L2"),

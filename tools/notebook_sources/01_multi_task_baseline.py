@@ -101,7 +101,8 @@ wrong_by_digit = {d: 1 - float(correct_answers(model, tasks["multi"])[tasks["mul
                   for d in range(10)}
 hardest = max(wrong_by_digit, key=wrong_by_digit.get)
 print(f"task A {'above' if gap > 0 else 'below'} task B by {abs(gap):.3f}:",
-      "more" if abs(gap) > gap_margin else "less", f"than the noise of the difference ({gap_margin:.3f})")
+      "a difference beyond" if abs(gap) > gap_margin else "no difference detected at",
+      f"the noise of the difference ({gap_margin:.3f})")
 print(f"the hardest digit was {hardest} (task {'A' if hardest % 2 == 0 else 'B'}), wrong {wrong_by_digit[hardest]:.0%} of the time")
 
 # %% [markdown]
@@ -121,12 +122,9 @@ half = len(train_acc) // 2
 rise_train, rise_val = train_acc[-1] - train_acc[half], val_acc[-1] - val_acc[half]
 val_noise = noise_margin(len(tasks["multi"].val))
 print(f"over the second half of training, training accuracy rose by {rise_train:+.3f}, validation accuracy by {rise_val:+.3f}:")
-if rise_val > val_noise:
-    print("both kept rising")
-elif rise_train > rise_val:
-    print(f"training accuracy kept rising; validation accuracy levelled off (no rise beyond its noise margin, ±{val_noise:.3f})")
-else:
-    print("both levelled off")
+print("training accuracy", "kept rising;" if rise_train > 0 else "stopped rising;", "validation accuracy",
+      "kept rising beyond its noise margin" if rise_val > val_noise else "levelled off: no rise beyond its noise margin",
+      f"(±{val_noise:.3f})")
 
 # %% [markdown]
 # Validation accuracy is measured on digits the network never trains on. When training accuracy
@@ -144,7 +142,8 @@ else:
 # %%
 print(f"task A {test['A']:.3f}, task B {test['B']:.3f} (the article, on full MNIST: 0.9724 and 0.9742);",
       f"A {'above' if gap > 0 else 'below'} B by {abs(gap):.3f},",
-      "beyond" if abs(gap) > gap_margin else "within", f"the noise of the difference ({gap_margin:.3f})")
+      "a difference beyond" if abs(gap) > gap_margin else "no difference detected at",
+      f"the noise of the difference ({gap_margin:.3f})")
 
 # %% [markdown]
 # ## Check your understanding
