@@ -109,10 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="online-EWC decay in (0, 1] (--suite permuted; default 1)")
     rep.add_argument("--full-grid", action="store_true",
                      help="start lam from twice as many values (--suite permuted; default: 3 per method)")
-    sc = rep.add_argument_group("scenarios suite (--suite scenarios)")
+    sc = rep.add_argument_group("scenarios suite (--suite scenarios; --protocol and --subset also --suite permuted)")
     sc.add_argument("--protocol", default=None, choices=("short", "hsu2018", "vandeven2019"),
                     help="short: the lessons' protocol (default); hsu2018 / vandeven2019: the published "
-                         "protocols' network, optimizer, training length, buffer and lams (docs/protocols.md)")
+                         "protocols' network, optimizer, training length, buffer and lams (docs/protocols.md; "
+                         "with --suite permuted: their permuted-MNIST network, training, tasks and lam grids)")
     sc.add_argument("--settings", type=_choices(SCENARIO_SETTINGS), default=None, metavar="LIST",
                     help="comma-separated subset of " + ",".join(SCENARIO_SETTINGS) + " (default: all)")
     sc.add_argument("--methods", type=_choices(SCENARIO_METHODS), default=None, metavar="LIST",
@@ -174,9 +175,16 @@ def _check_suite_options(parser, args):
         if given:
             parser.error(" and ".join(f"--{g}" for g in given)
                          + (" apply" if len(given) > 1 else " applies") + " only to --suite permuted")
+    if args.suite == "permuted" and args.protocol not in (None, "short"):
+        given = [n for n in ("epochs", "tasks", "gamma") if getattr(args, n) is not None]
+        given += (["full-grid"] if args.full_grid else []) + (["fisher"] if args.fisher != "exact" else [])
+        if given:
+            parser.error(" and ".join(f"--{g}" for g in given) + f" cannot be set with --protocol {args.protocol}: "
+                         "the protocol sets the training, tasks, Fisher and lam grids (docs/protocols.md)")
     if args.suite != "scenarios":
+        shared = ("protocol", "subset") if args.suite == "permuted" else ()
         given = [n for n in ("protocol", "settings", "methods", "lam", "workers", "address", "out", "subset")
-                 if getattr(args, n) is not None] + (["backend"] if args.backend != "local" else [])
+                 if getattr(args, n) is not None and n not in shared] + (["backend"] if args.backend != "local" else [])
         if given:
             parser.error(" and ".join(f"--{g.replace('_', '-')}" for g in given)
                          + (" apply" if len(given) > 1 else " applies") + " only to --suite scenarios")

@@ -30,7 +30,15 @@ def reproduce(args) -> int:
     mnist = _load(args)
     if mnist is None:
         return 2
-    if args.suite == "permuted":
+    if args.suite == "permuted" and args.subset:
+        from .runner import load_data
+
+        mnist = load_data(args.data, args.subset)
+    if args.suite == "permuted" and args.protocol not in (None, "short"):
+        report, title, setup = _permuted_protocol(args, mnist, say)
+        if report is None:
+            return 2
+    elif args.suite == "permuted":
         from .studies import sequences
 
         setup = common.Setup(fisher=args.fisher, epochs_per_task=args.epochs,
@@ -38,6 +46,9 @@ def reproduce(args) -> int:
         report = sequences.run_permuted_suite(
             mnist, setup, num_tasks=args.tasks, seeds=args.seeds, gamma=args.gamma, progress=say,
             lams=sequences.FULL_SEQUENCE_LAMS if args.full_grid else None)
+        from .studies.protocols import short_permuted_preset
+
+        report["protocol"] = short_permuted_preset(setup, args.tasks, args.gamma, report["lams"])
         title = (f"Permuted MNIST ({mnist.source}): {args.tasks} tasks in sequence, {args.seeds} seed(s), "
                  f"{args.epochs} epochs per task, online-EWC gamma {args.gamma:g} (lam chosen on validation)\n"
                  "avg acc: mean test accuracy over every task after the last one; learning acc: mean "
@@ -80,6 +91,32 @@ def reproduce(args) -> int:
         args.json.write_text(json.dumps(report, indent=2, default=_jsonable))
         print(f"wrote {args.json}")
     return 0
+
+
+def _permuted_protocol(args, mnist, say):
+    """``reproduce --suite permuted --protocol hsu2018|vandeven2019``: the permuted suite with the
+    published protocol's permuted-MNIST setup (:func:`~.studies.protocols.permuted_preset`)."""
+    from .studies.protocols import permuted_preset, protocol_for, run_permuted_preset
+
+    try:
+        preset = permuted_preset(args.protocol)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None, None, None
+    args.tasks, args.gamma, args.epochs, args.fisher = (preset["num_tasks"], preset["gamma"], preset["epochs"],
+                                                        preset["fisher"])
+    report = run_permuted_preset(mnist, args.protocol, seeds=args.seeds, progress=say)
+    train = (f"{preset['epochs']} epochs" if preset["epochs"] else f"{preset['iterations']:,} iterations")
+    notes = "".join(f"\n{m} lam grid: {note}" for m, note in preset["lam_notes"].items())
+    title = (f"Permuted MNIST ({mnist.source}, {mnist.origin}) under the {args.protocol} protocol: "
+             f"{preset['num_tasks']} tasks in sequence, {args.seeds} seed(s), {train} per task, network "
+             f"784-{'-'.join(map(str, preset['hidden']))}-10, {preset['optimizer']} lr {preset['learning_rate']:g} "
+             f"batch {preset['batch_size']}, online-EWC gamma {preset['gamma']:g} (lam chosen on validation "
+             f"from the protocol's grids; docs/protocols.md){notes}\n"
+             "avg acc: mean test accuracy over every task after the last one; learning acc: mean "
+             "test accuracy on each task right after training on it;\nBWT: backward transfer "
+             "(negative = forgetting);\nbytes held after the last task, ready for the next one")
+    return report, title, protocol_for(args.protocol).for_setting("permuted")
 
 
 def _scenarios(args, say):

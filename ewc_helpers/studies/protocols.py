@@ -44,7 +44,7 @@ from ..tasks import make_permuted_tasks, scale_images
 from ..training import StopOnNonFinite
 
 __all__ = ["Protocol", "PROTOCOLS", "METHODS", "PENALISED", "SETTINGS", "SOURCES", "run_unit", "make_tasks",
-           "protocol_for"]
+           "protocol_for", "permuted_preset", "run_permuted_preset"]
 
 METHODS = ("naive", "l2", "ewc", "online_ewc", "si", "mas", "replay", "joint")
 PENALISED = ("l2", "ewc", "online_ewc", "si", "mas")
@@ -359,3 +359,148 @@ def _record(setting, method, lam, seed, test, val, memory, started, info) -> dic
         "memory": None if memory is None else memory.get("bytes"),
         "seconds": time.perf_counter() - started, "info": info,
     }
+
+
+# --------------------------------------------------------------------------- the permuted suite
+#: ``reproduce --suite permuted`` (naive, L2, per-task EWC and online EWC on a sequence of permuted
+#: MNIST tasks, lam chosen on validation) under a published protocol: the protocol's
+#: ``per_setting["permuted"]`` fixes the network, optimizer, learning rate, batch, training per
+#: task, whether Adam is reset, the number of tasks and the Fisher's examples; the lam grids below
+#: are where the search starts (a decade either side of the source's value, in our lam). Our
+#: permuted suite keeps one 10-unit output layer for every task, the sources' domain-incremental
+#: permuted MNIST, so the values come from those scripts.
+PERMUTED_SUITE_METHODS = ("naive", "l2", "ewc", "online_ewc")
+PERMUTED_SUITE_GRIDS = {
+    # Hsu: scripts/permuted_MNIST_incremental_domain.sh --reg_coef L2 0.02, EWC 150, EWC_online 250.
+    "hsu2018": {m: _grid(2.0 * _HSU_C["permuted"][m]) for m in ("l2", "ewc", "online_ewc")},
+    # van de Ven (params/param_values.py, experiment permMNIST, scenario domain): ewc_lambda 100,
+    # already ours (0.5 * lambda * sum F d^2); online EWC uses the same lambda with --gamma 1.
+    # No L2 strength is published there: the search starts from the short protocol's L2 grid.
+    "vandeven2019": {"ewc": _grid(100.0), "online_ewc": _grid(100.0)},
+}
+#: Where each lam grid of the permuted suite starts from, when it is not the source's own value.
+PERMUTED_SUITE_GRID_NOTES = {
+    "vandeven2019": {"l2": "GMvandeVen/continual-learning publishes no L2 strength; the search starts "
+                           "from the short protocol's L2 grid (ewc_helpers.studies.sequences.SEQUENCE_LAMS)"},
+}
+#: The source file of each published protocol's permuted-MNIST setup.
+PERMUTED_SUITE_SOURCES = {
+    "hsu2018": (HSU, "scripts/permuted_MNIST_incremental_domain.sh (--n_permutation 10 --force_out_dim 10 "
+                     "--schedule 10 --batch_size 128 --model_name MLP1000 --lr 0.0001; agents EWC, "
+                     "EWC_online, L2), models/mlp.py (MLP1000), agents/default.py (reset_optimizer False), "
+                     "agents/regularization.py (EWC: n_fisher_sample None, every training example)"),
+    "vandeven2019": (VDV, "params/param_values.py (permMNIST: contexts 10, iters 5000, lr 0.0001, batch 128, "
+                          "fc_units 1000, fc_lay 3; scenario domain: ewc_lambda 100), params/options.py "
+                          "(optimizer adam, fisher-n all, gamma 1)"),
+}
+
+
+def permuted_preset(protocol) -> dict:
+    """The permuted suite's settings under ``protocol`` (a key of :data:`PROTOCOLS` or a
+    :class:`Protocol`), JSON-able: what ``reproduce --suite permuted --protocol KEY --json``
+    records. Raises ``ValueError`` naming what is missing when the protocol has no permuted-MNIST
+    setup (``per_setting["permuted"]``) or no lam grid to start from for a method."""
+    p = protocol_for(protocol)
+    missing = []
+    if "permuted" not in p.per_setting:
+        missing.append("permuted-MNIST setup (per_setting['permuted']: network, training per task)")
+    grids = {**p.grids.get("permuted", {}), **PERMUTED_SUITE_GRIDS.get(p.key, {})}
+    notes = dict(PERMUTED_SUITE_GRID_NOTES.get(p.key, {}))
+    if "l2" in notes and "l2" not in grids:
+        from .sequences import SEQUENCE_LAMS
+
+        grids["l2"] = SEQUENCE_LAMS["l2"]
+    lacking = [m for m in PERMUTED_SUITE_METHODS[1:] if m not in grids]
+    if lacking:
+        missing.append(f"lam grid to start from for {', '.join(lacking)}")
+    if missing:
+        raise ValueError(f"the {p.key} protocol has no {' and no '.join(missing)}, so the permuted suite "
+                         "cannot run under it; see docs/protocols.md")
+    q = p.for_setting("permuted")
+    repo, files = PERMUTED_SUITE_SOURCES.get(p.key, ("", ""))
+    return {
+        "protocol": p.key, "title": p.title, "fingerprint": q.fingerprint(),
+        "hidden": list(q.hidden), "optimizer": q.optimizer, "learning_rate": q.learning_rate,
+        "batch_size": q.batch_size, "epochs": q.epochs, "iterations": q.iterations,
+        "reset_optimizer": q.reset_optimizer, "num_tasks": q.num_permuted_tasks, "fisher": q.fisher,
+        "fisher_examples": q.fisher_examples, "val_fraction": q.val_fraction, "gamma": 1.0,
+        "lams": {m: [float(v) for v in grids[m]] for m in PERMUTED_SUITE_METHODS[1:]},
+        "lam_notes": notes, "source": {"repository": repo, "files": files},
+    }
+
+
+def short_permuted_preset(setup, num_tasks: int, gamma: float, lams: dict) -> dict:
+    """The same record as :func:`permuted_preset` for today's permuted suite (``--protocol short``,
+    the default): ``setup`` is the :class:`~.common.Setup` it ran with, ``lams`` its starting grids."""
+    return {
+        "protocol": "short", "title": "the lessons' permuted suite (784-128-10, a fresh Adam per task)",
+        "fingerprint": None, "hidden": [setup.hidden_units], "optimizer": setup.optimizer,
+        "learning_rate": setup.learning_rate, "batch_size": setup.batch_size, "epochs": setup.epochs_per_task,
+        "iterations": None, "reset_optimizer": True, "num_tasks": int(num_tasks), "fisher": setup.fisher,
+        "fisher_examples": setup.fisher_examples, "val_fraction": 0.1, "gamma": float(gamma),
+        "lams": {m: [float(v) for v in g] for m, g in lams.items()}, "lam_notes": {},
+        "source": {"repository": "", "files": "ewc_helpers/studies/sequences.py (PERMUTED_SETUP, SEQUENCE_LAMS)"},
+    }
+
+
+def _as_result(record: dict):
+    """A :func:`run_unit` record as a :class:`~.common.Result` (for search_lam and summarize)."""
+    from .common import Result
+
+    names = record["tasks"]
+    test, val = AccuracyMatrix(names, record["test_matrix"]), AccuracyMatrix(names, record["val_matrix"])
+    memory = None if record["method"] == "naive" else {"bytes": record["memory"] or 0}
+    return Result(record["method"], record["lam"], val=dict(zip(names, record["val"])),
+                  test=dict(zip(names, record["test"])), matrix=test, val_matrix=val, memory=memory,
+                  seconds=record["seconds"], info={"unit": record})
+
+
+def run_permuted_preset(mnist, protocol, seeds: int = 1, progress=print) -> dict:
+    """``reproduce --suite permuted`` under a published protocol (see :func:`permuted_preset`).
+
+    For every seed, naive training and, for L2, EWC and online EWC (gamma 1), a lam search on
+    validation (:func:`~.common.search_lam`, from the preset's grid) over :func:`run_unit` runs
+    of the ``permuted`` setting. Returns the permuted suite's report (``table``, ``rows``,
+    ``comparisons``, ``runs``...) with ``protocol`` (the preset) added.
+    """
+    from .common import SeedClock, format_table, search_lam, summarize
+    from .sequences import EQUIVALENCE_DELTA, paired_comparisons
+
+    preset = permuted_preset(protocol)
+    p = protocol_for(protocol)
+    if isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer; got {seeds!r}")
+    say = progress or (lambda *_: None)
+    runs, records, extended = [], [], []
+    clock = SeedClock(int(seeds), say)
+    train = (f"{preset['epochs']} epochs" if preset["epochs"] else f"{preset['iterations']} iterations")
+    for seed in range(int(seeds)):
+        say(f"[seed {seed}] {preset['num_tasks']} permuted tasks, {train} each ({p.key} protocol)")
+
+        def unit(method, seed=seed):
+            return lambda lam: _as_result(run_unit("permuted", method, lam, seed, mnist, p))
+
+        chosen, searches = [unit("naive")(None)], {}
+        for method in PERMUTED_SUITE_METHODS[1:]:
+            search = search_lam(unit(method), preset["lams"][method],
+                                progress=lambda m, method=method: say(f"  [seed {seed}] {method}: {m}"))
+            searches[method] = search
+            extended += [f"seed {seed}, {method}: {m}" for m in search.extended]
+            chosen.append(search.best)
+        for r in chosen:
+            say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  learning {r.learning_accuracy:.3f}"
+                f"  BWT {r.backward_transfer:+.3f}" + (f"  (lam {r.lam:g})" if r.lam is not None else ""))
+        runs.append(chosen)
+        records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
+                        "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
+        clock.finished(seed)
+    rows = summarize(runs)
+    comparisons = paired_comparisons(rows) if int(seeds) > 1 else []
+    table = format_table(rows, ("average", "learning", "bwt", "memory"))
+    if comparisons:
+        table += "\n" + "\n".join(comparisons)
+    return {"suite": "permuted", "protocol": preset, "table": table, "rows": rows, "comparisons": comparisons,
+            "equivalence_delta": EQUIVALENCE_DELTA, "num_tasks": preset["num_tasks"], "gamma": preset["gamma"],
+            "epochs_per_task": preset["epochs"], "iterations_per_task": preset["iterations"],
+            "fisher_examples": preset["fisher_examples"], "lams": preset["lams"], "extended": extended,
+            "runs": records}
