@@ -230,3 +230,110 @@ def check_output_layer_fisher(fisher_fn, model, x, y, verbose: bool = True) -> C
                                   f"{scale:.3g}); {hint}", verbose)
     return _report(True, f"kernel {want[0].shape} and bias {want[1].shape} Fishers match compute_fisher "
                          f"on {len(y)} examples", verbose)
+
+
+# --------------------------------------------------------------------------- lesson 08
+def _small_mlp(seed: int = 0, inputs: int = 6, hidden: int = 5, classes: int = 3, n: int = 40):
+    """A few units of a ReLU MLP (weights as arrays), non-negative inputs like pixels, and a move."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(size=(inputs, hidden)), rng.normal(scale=0.1, size=hidden),
+               rng.normal(size=(hidden, classes)), rng.normal(scale=0.1, size=classes)]
+    delta = [rng.normal(scale=0.2, size=w.shape) for w in weights]
+    x = np.abs(rng.normal(size=(n, inputs)))
+    return weights, delta, x
+
+
+def check_fisher_quadratic(forms_fn, verbose: bool = True) -> Check:
+    """Check ``forms_fn(weights, delta, x, diagonal_fisher) -> (full, diagonal)``: half the exact
+    Fisher's quadratic form along the move ``delta``, with the *whole* matrix
+    (``(1/2) mean_n [sum_k p_nk u_nk^2 - (sum_k p_nk u_nk)^2]``, ``u_n`` the change of example n's
+    logits per unit step along ``delta``) and with its diagonal only (``(1/2) sum_i F_ii
+    delta_i^2``), on a ReLU MLP of a few units, against
+    :func:`~ewc_helpers.studies.movement.fisher_quadratic`."""
+    from .studies.movement import exact_diagonal_fisher, fisher_quadratic
+
+    weights, delta, x = _small_mlp()
+    diag = exact_diagonal_fisher(weights, x)
+    want = fisher_quadratic(weights, delta, x, diag)
+    try:
+        got = forms_fn([w.copy() for w in weights], [d.copy() for d in delta], x.copy(), [f.copy() for f in diag])
+    except Exception as err:  # noqa: BLE001
+        return _report(False, _raised(err), verbose)
+    try:
+        full, diagonal = (float(np.asarray(v).reshape(())) for v in got)
+    except (TypeError, ValueError):
+        return _report(False, f"return two numbers, (full, diagonal); got {got!r}", verbose)
+    if not np.isclose(diagonal, want["diagonal"], rtol=1e-4):
+        ratio = diagonal / want["diagonal"]
+        hint = ("twice the expected value: the form is (1/2) sum F d^2" if np.isclose(ratio, 2, rtol=1e-3)
+                else f"{ratio:.3g} times the expected value: weight each squared move by its own Fisher entry")
+        return _report(False, f"diagonal form {diagonal:.5g}, expected {want['diagonal']:.5g}: {hint}", verbose)
+    if not np.isclose(full, want["full"], rtol=1e-3):
+        wf = [np.asarray(w, np.float64) for w in weights]
+        h = np.maximum(x @ wf[0] + wf[1], 0.0)
+        logits = h @ wf[2] + wf[3]
+        p = np.exp(logits - logits.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        u = ((x @ wf[0] + wf[1] > 0) * (x @ delta[0] + delta[1])) @ wf[2] + h @ delta[2] + delta[3]
+        second_moment = 0.5 * float(np.mean(np.sum(p * u ** 2, 1)))
+        ratio = full / want["full"]
+        if np.isclose(ratio, 2, rtol=1e-3):
+            hint = "twice the expected value: the form is (1/2) d^T F d"
+        elif np.isclose(full, second_moment, rtol=1e-3) or np.isclose(full, 2 * second_moment, rtol=1e-3):
+            hint = ("subtract (sum_k p_k u_k)^2: under the softmax the Fisher is the covariance of the "
+                    "logit changes, not their second moment")
+        elif np.isclose(full, diagonal, rtol=1e-3):
+            hint = "that is the diagonal form again: the full one needs each example's logit change u_n"
+        elif abs(ratio - 1) < 0.05:
+            hint = ("close but not equal: with finite differences use the central difference in float64 "
+                    "with a small step (1e-5)")
+        else:
+            hint = f"{ratio:.3g} times the expected value"
+        return _report(False, f"full form {full:.5g}, expected {want['full']:.5g}: {hint}", verbose)
+    return _report(True, f"full form {full:.5g} and diagonal form {diagonal:.5g} match on {len(x)} inputs; "
+                         f"along this move the full form is {full / diagonal:.3g} times the diagonal", verbose)
+
+
+# --------------------------------------------------------------------------- lesson 09
+def check_penalty_descent(descent_fn, verbose: bool = True) -> Check:
+    """Check ``descent_fn(deviation, lr, lam, fisher, steps)``: the deviations ``theta - theta_A``
+    after each of ``steps`` plain gradient-descent steps on the penalty ``(lam / 2) sum F d^2``
+    alone, shape ``(steps + 1, n)`` with the start in row 0, against
+    :func:`~ewc_helpers.studies.stability.quadratic_descent`. The Fisher entries make
+    ``lr * lam * F`` span both sides of the limit 2."""
+    from .studies.stability import quadratic_descent
+
+    deviation = np.array([1.0, -0.5, 0.3, 0.02], np.float32)
+    fisher = np.array([0.5, 2.0, 10.0, 25.0], np.float32)
+    lr, lam, steps = 0.1, 1.0, 6
+    want = quadratic_descent(deviation, lr, lam, fisher, steps)
+    try:
+        got = descent_fn(deviation.copy(), lr, lam, fisher.copy(), steps)
+    except Exception as err:  # noqa: BLE001
+        return _report(False, _raised(err), verbose)
+    if got is None:
+        return _report(False, "the function returns None: return the deviations, one row per step", verbose)
+    got = np.asarray(got, np.float64)
+    if got.shape != want.shape:
+        hint = (" (row 0 must be the starting deviation)" if got.shape == (steps, len(deviation)) else "")
+        return _report(False, f"shape {got.shape}, expected {want.shape}: steps + 1 rows, one column per "
+                              f"weight{hint}", verbose)
+    if not np.allclose(got[0], want[0]):
+        return _report(False, "row 0 must be the starting deviation, unchanged", verbose)
+    if not np.allclose(got, want, rtol=1e-4, atol=1e-6):
+        factor = got[1] / want[0]
+        k = lr * lam * fisher
+        if np.allclose(factor, 1 - k / 2, rtol=1e-4):
+            hint = "your factor is 1 - lr*lam*F/2: the gradient of (lam/2) F d^2 is lam F d"
+        elif np.allclose(factor, 1 + k, rtol=1e-4):
+            hint = "your factor is 1 + lr*lam*F: a descent step goes against the gradient"
+        else:
+            hint = (f"after one step the factors are {np.round(factor, 3).tolist()}, expected "
+                    f"1 - lr*lam*F = {np.round(1 - k, 3).tolist()}")
+        return _report(False, hint, verbose)
+    grows = np.abs(got[-1]) > np.abs(got[0])
+    return _report(True, f"{steps} steps match; the weights with lr*lam*F = "
+                         f"{np.round(lr * lam * fisher[grows], 2).tolist()} (above 2) grow, the others shrink",
+                   verbose)
+
+__all__ += ["check_fisher_quadratic", "check_penalty_descent"]

@@ -8,12 +8,157 @@ final numbers only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from ..anchors import Anchor
 from ..evaluation import accuracy, correct_answers
 from ..tasks import Task
 from .common import Setup, new_model
+
+class _Fields:
+    """Attribute access first; ``result["name"]`` works too (the results were dicts before)."""
+
+    def __getitem__(self, key: str):
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def keys(self):
+        return [f.name for f in fields(self)]
+
+    def __eq__(self, other):
+        """Equal to the same kind of result, or to the dict it used to be, with the same values."""
+        mine = {k: self[k] for k in self.keys()}
+        if isinstance(other, dict):
+            return mine == other
+        return type(other) is type(self) and mine == {k: other[k] for k in other.keys()}
+
+    __hash__ = None
+
+
+class _Layers(dict):
+    """Per-layer results: ``layers.hidden`` or ``layers["hidden"]``, one per layer name."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k}: {v!r}" for k, v in self.items()) + "}"
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LayerMove(_Fields):
+    """How far one layer (or ``total``) moved from ``theta*``: ``distance`` ``||theta - theta*||``,
+    ``fisher_weighted`` ``sum F (theta - theta*)**2`` (what EWC charges, times lam / 2) and
+    ``fisher_share``, the layer's share of the total ``fisher_weighted``."""
+
+    distance: float
+    fisher_weighted: float
+    fisher_share: float
+
+    def __repr__(self) -> str:
+        return (f"LayerMove(distance={self.distance:.3g}, fisher_weighted={self.fisher_weighted:.3g}, "
+                f"fisher_share={self.fisher_share:.1%})")
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LayerMass(_Fields):
+    """One layer's share of the total Fisher (``mass``) and of the weights (``parameters``)."""
+
+    mass: float
+    parameters: float
+
+    def __repr__(self) -> str:
+        return f"LayerMass(mass={self.mass:.1%}, parameters={self.parameters:.1%})"
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LossRise(_Fields):
+    """The rise of task A's mean loss (nats): ``measured``, and as the ``diagonal`` and the
+    ``full`` Fisher quadratic forms predict it."""
+
+    measured: float
+    diagonal: float
+    full: float
+
+    @property
+    def full_over_diagonal(self) -> float:
+        """How many times the diagonal's prediction the full Fisher's is."""
+        return self.full / self.diagonal if self.diagonal > 0 else float("inf")
+
+    def __repr__(self) -> str:
+        return (f"LossRise(measured={self.measured:.4f}, full={self.full:.4f}, diagonal={self.diagonal:.3g}; "
+                f"full/diagonal {self.full_over_diagonal:.3g})")
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class UnitGroup(_Fields):
+    """Mean absolute change of the incoming and outgoing weights of ``units`` hidden units."""
+
+    incoming: float
+    outgoing: float
+    units: int
+
+    def __repr__(self) -> str:
+        return f"UnitGroup(units={self.units}, incoming={self.incoming:.3g}, outgoing={self.outgoing:.3g})"
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class UnitChanges(_Fields):
+    """:class:`UnitGroup` of the units in the mask (``masked``) and of the ``others``."""
+
+    masked: UnitGroup
+    others: UnitGroup
+
+    def __repr__(self) -> str:
+        return f"UnitChanges(masked={self.masked!r}, others={self.others!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class Restored(_Fields):
+    """Task A's accuracy (or per-example right/wrong) with one part of the task-B weights put back
+    to ``theta_A``: the ``output`` layer, the ``hidden`` layer, or the incoming weights of the
+    ``units`` silent on task A."""
+
+    output: object
+    hidden: object
+    units: object
+
+    def __repr__(self) -> str:
+        show = lambda v: f"{v:.3f}" if isinstance(v, float) else f"<{np.size(v)} answers>"
+        return f"Restored(output={show(self.output)}, hidden={show(self.hidden)}, units={show(self.units)})"
+
+
+@dataclass(frozen=True, repr=False)
+class MovementReport(_Fields):
+    """What lesson 08 measures about one task-B model against the task-A anchor (see
+    :func:`movement_report`): ``movement`` (per layer and ``total``, :class:`LayerMove`),
+    ``rise`` (:class:`LossRise`), ``dead_units`` (silent on task A at ``theta_A``),
+    ``unit_changes``, ``revived`` (silent units that fire again after task B), ``acc_A`` and
+    ``acc_A_restored`` (:class:`Restored`), and the per-example right/wrong behind them
+    (``correct_A``, ``correct_A_restored``) for paired tests."""
+
+    movement: _Layers
+    rise: LossRise
+    dead_units: int
+    unit_changes: UnitChanges
+    revived: int
+    acc_A: float
+    acc_A_restored: Restored
+    correct_A: np.ndarray
+    correct_A_restored: Restored
+
+    def __repr__(self) -> str:
+        return (f"MovementReport(distance={self.movement.total.distance:.3g}, "
+                f"fisher_weighted={self.movement.total.fisher_weighted:.3g}, rise={self.rise!r}, "
+                f"dead_units={self.dead_units}, acc_A={self.acc_A:.3f}, acc_A_restored={self.acc_A_restored!r})")
+
 
 #: The MLP's trainable variables in order (hidden kernel, hidden bias, output kernel, output
 #: bias), grouped by layer.
@@ -43,10 +188,10 @@ def weight_movement(model_or_weights, theta_star, fisher, layers: dict = MLP_LAY
     fw = [np.sum(w * (t - s) ** 2) for t, s, w in zip(theta, star, f)]
     total_fw = float(sum(fw))
     groups = {**layers, "total": tuple(range(len(theta)))}
-    return {name: {"distance": float(np.sqrt(sum(sq[i] for i in idx))),
-                   "fisher_weighted": float(sum(fw[i] for i in idx)),
-                   "fisher_share": float(sum(fw[i] for i in idx) / total_fw) if total_fw > 0 else 0.0}
-            for name, idx in groups.items()}
+    return _Layers({name: LayerMove(distance=float(np.sqrt(sum(sq[i] for i in idx))),
+                                    fisher_weighted=float(sum(fw[i] for i in idx)),
+                                    fisher_share=float(sum(fw[i] for i in idx) / total_fw) if total_fw > 0 else 0.0)
+                    for name, idx in groups.items()})
 
 
 def fisher_mass(fisher, layers: dict = MLP_LAYERS) -> dict:
@@ -55,8 +200,8 @@ def fisher_mass(fisher, layers: dict = MLP_LAYERS) -> dict:
     total, count = sum(float(x.sum()) for x in f), sum(x.size for x in f)
     if total <= 0:
         raise ValueError("the Fisher sums to zero")
-    return {name: {"mass": sum(float(f[i].sum()) for i in idx) / total,
-                   "parameters": sum(f[i].size for i in idx) / count} for name, idx in layers.items()}
+    return _Layers({name: LayerMass(mass=sum(float(f[i].sum()) for i in idx) / total,
+                                    parameters=sum(f[i].size for i in idx) / count) for name, idx in layers.items()})
 
 
 def hidden_preactivations(model_or_weights, x) -> np.ndarray:
@@ -84,11 +229,11 @@ def unit_changes(model_or_weights, theta_star, mask) -> dict:
 
     def part(m):
         if not m.any():
-            return {"incoming": float("nan"), "outgoing": float("nan"), "units": 0}
-        return {"incoming": float(incoming[:, m].mean()), "outgoing": float(outgoing[m].mean()),
-                "units": int(m.sum())}
+            return UnitGroup(incoming=float("nan"), outgoing=float("nan"), units=0)
+        return UnitGroup(incoming=float(incoming[:, m].mean()), outgoing=float(outgoing[m].mean()),
+                         units=int(m.sum()))
 
-    return {"masked": part(mask), "others": part(~mask)}
+    return UnitChanges(masked=part(mask), others=part(~mask))
 
 
 def hybrid_weights(theta_b, theta_a, restore: str, layers: dict = MLP_LAYERS, units=None) -> list:
@@ -183,8 +328,8 @@ def loss_rise(theta_a, theta_b, task: Task, fisher=None, split: str = "train") -
     if fisher is None:
         fisher = exact_diagonal_fisher(a, x)
     q = fisher_quadratic(a, [tb - ta for ta, tb in zip(a, b)], x, fisher)
-    return {"measured": mean_loss(b, task, split) - mean_loss(a, task, split),
-            "diagonal": q["diagonal"], "full": q["full"]}
+    return LossRise(measured=mean_loss(b, task, split) - mean_loss(a, task, split),
+                    diagonal=q["diagonal"], full=q["full"])
 
 
 def movement_report(model_b, anchor: Anchor, tasks: dict, split: str = "val") -> dict:
@@ -205,8 +350,9 @@ def movement_report(model_b, anchor: Anchor, tasks: dict, split: str = "val") ->
         probe.set_weights(hybrid_weights(model_b, anchor.theta, part, units=dead))
         correct[part] = correct_answers(probe, tasks["A"], split)
         restored[part] = float(np.mean(correct[part]))
-    return {"movement": move, "rise": loss_rise(anchor.theta, model_b, tasks["A"], None, split),
-            "dead_units": int(dead.sum()), "unit_changes": unit_changes(model_b, anchor.theta, dead),
-            "revived": int((dead & ~inactive_units(model_b, x_a)).sum()),
-            "acc_A": accuracy(model_b, tasks["A"], split), "acc_A_restored": restored,
-            "correct_A": correct_answers(model_b, tasks["A"], split), "correct_A_restored": correct}
+    return MovementReport(movement=move, rise=loss_rise(anchor.theta, model_b, tasks["A"], None, split),
+                          dead_units=int(dead.sum()), unit_changes=unit_changes(model_b, anchor.theta, dead),
+                          revived=int((dead & ~inactive_units(model_b, x_a)).sum()),
+                          acc_A=accuracy(model_b, tasks["A"], split), acc_A_restored=Restored(**restored),
+                          correct_A=correct_answers(model_b, tasks["A"], split),
+                          correct_A_restored=Restored(**correct))

@@ -7,6 +7,8 @@ fact of arithmetic. Adam rescales each step and does not follow this rule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from .. import _env  # noqa: F401
@@ -104,15 +106,56 @@ def growth_per_step(values, first: int = 2, last: int = 20) -> float:
     return float((v[last] / v[first]) ** (1.0 / (last - first)))
 
 
-def stability_run(sweeper, lam: float, anchor: Anchor) -> dict:
+@dataclass(frozen=True, repr=False)
+class StabilityRun:
+    """One EWC run on task B watched for the SGD stability limit (see :func:`stability_run`).
+
+    ``stiffness`` is ``lr * lam * F_max``; ``predicted_growth`` ``|1 - lr * lam * F_max|``, the
+    factor by which one SGD step on the penalty alone multiplies the stiffest weight's deviation;
+    ``growth`` that factor as measured during training; ``finite`` whether every weight is finite
+    at the end; ``stopped`` the error message of a run that diverged (else None); ``deviations``
+    ``max |theta - theta_A|`` after every step. Read as attributes; ``run["growth"]`` works too.
+    """
+
+    optimizer: str
+    lr: float
+    lam: float
+    stiffness: float
+    predicted_growth: float
+    growth: float
+    finite: bool
+    stopped: str | None
+    max_deviation: float
+    loss: float
+    val: dict | None
+    deviations: np.ndarray
+
+    @property
+    def above_limit(self) -> bool:
+        """``lr * lam * F_max > 2``: above the limit plain SGD on the penalty diverges."""
+        return self.stiffness > 2
+
+    def __getitem__(self, key: str):
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def keys(self):
+        return [f.name for f in fields(self)]
+
+    def __repr__(self) -> str:
+        return (f"StabilityRun({self.optimizer} lr {self.lr:g}, lam {self.lam:.3g}: stiffness {self.stiffness:.2f}, "
+                f"growth/step {self.growth:.2f} (|1 - stiffness| {self.predicted_growth:.2f}), "
+                f"finite {self.finite}, {len(self.deviations)} steps)")
+
+
+def stability_run(sweeper, lam: float, anchor: Anchor) -> StabilityRun:
     """One EWC run of ``sweeper`` at ``lam``, recording the weights' distance from theta_A.
 
     A run that diverges stops with a :class:`~ewc_helpers.training.TrainingError` (the loss is no
     longer finite); the deviations recorded up to then are kept and ``"stopped"`` holds the error
-    message. Returns ``{"optimizer", "lr", "lam", "stiffness" (lr * lam * F_max),
-    "predicted_growth" (|1 - lr * lam * F_max|), "growth" (measured on the stiffest weight),
-    "finite" (every weight, at the end), "stopped", "max_deviation" (at the end), "loss" (last
-    reported), "val", "deviations" (per step)}``.
+    message. Returns a :class:`StabilityRun`.
     """
     rec = DeviationRecorder(anchor)
     try:
@@ -123,8 +166,8 @@ def stability_run(sweeper, lam: float, anchor: Anchor) -> dict:
     weights = sweeper.model.get_weights()
     lr = sweeper.setup.learning_rate
     k = stiffness(lr, lam, anchor)
-    return {"optimizer": sweeper.setup.optimizer, "lr": lr, "lam": float(lam), "stiffness": k,
-            "predicted_growth": abs(1.0 - k), "growth": rec.growth_per_step(),
-            "finite": stopped is None and bool(all(np.all(np.isfinite(w)) for w in weights)),
-            "stopped": stopped, "max_deviation": float(rec.records[-1]["max_deviation"]),
-            "loss": rec.records[-1]["loss"], "val": val, "deviations": rec.series("max_deviation")}
+    return StabilityRun(optimizer=sweeper.setup.optimizer, lr=lr, lam=float(lam), stiffness=k,
+                        predicted_growth=abs(1.0 - k), growth=rec.growth_per_step(),
+                        finite=stopped is None and bool(all(np.all(np.isfinite(w)) for w in weights)),
+                        stopped=stopped, max_deviation=float(rec.records[-1]["max_deviation"]),
+                        loss=rec.records[-1]["loss"], val=val, deviations=rec.series("max_deviation"))
