@@ -262,6 +262,13 @@ class Verdict:
         return self.outcome == "equivalent"
 
     @property
+    def within_margin(self) -> bool:
+        """True when the whole interval lies inside ``±delta``: the two are equivalent at this
+        margin, whether or not the interval also excludes zero (a difference can be detectable
+        and still smaller than the margin)."""
+        return self.interval.within(self.delta)
+
+    @property
     def diff(self) -> float:
         return self.interval.diff
 

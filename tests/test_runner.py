@@ -164,3 +164,21 @@ def test_findings_say_reproduced_not_established_or_contradicted_from_paired_see
     assert status["task-incremental: replay beats naive fine-tuning"] in ("contradicted", "not established")
     one_seed = {"task": [row("naive", [0.9]), row("ewc", [0.99])]}
     assert suite_findings(one_seed) == []  # no claim from a single seed
+
+
+def test_level_claim_is_an_equivalence_claim_even_when_the_small_difference_is_detectable():
+    """Hsu et al.'s "level with naive" holds when every paired interval lies inside ±delta, even one
+    that also excludes zero; only a difference beyond the margin contradicts it."""
+    from ewc_helpers.studies.scenario_suite import _row, suite_findings
+
+    def row(method, values):
+        return _row(method, None, [{"average": v, "learning": 0.98, "bwt": -0.9, "test": [v] * 5, "seconds": 1.0,
+                                    "memory": None, "seed": s} for s, v in enumerate(values)])
+
+    claim = "class-incremental: EWC, online EWC, SI and MAS are level with naive fine-tuning (within ±0.02)"
+    small = [row("naive", [0.195, 0.196, 0.197]), row("si", [0.191, 0.1915, 0.193])]  # -0.004, detectable
+    found = {f["claim"]: f for f in suite_findings({"class": small})}
+    assert "naive beats SI" in found[claim]["verdicts"][0]  # the words still say what was detected
+    assert found[claim]["status"] == "reproduced"
+    large = [row("naive", [0.195, 0.196, 0.197]), row("si", [0.291, 0.292, 0.294])]
+    assert {f["claim"]: f["status"] for f in suite_findings({"class": large})}[claim] == "contradicted"
