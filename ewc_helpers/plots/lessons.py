@@ -208,7 +208,7 @@ def movement_vs_fisher(theta_b, theta_a, fisher, title: str | None = None, max_p
         strip.grid(alpha=0.3, axis="y")
         ax.set_xlabel("task A's Fisher entry F (log)")
         unmoved = float(np.mean(move == 0))
-        ax.set_title(f"{name}\nmedian move {np.median(move):.2g}" + (f", {unmoved:.0%} unmoved (not drawn)"
+        ax.set_title(f"{name}\nmedian move {np.median(move):.2g}" + (f"\n{unmoved:.0%} unmoved (not drawn)"
                                                                         if unmoved >= 0.005 else ""), fontsize=10)
     first_strip.set_ylabel("|theta_B - theta_A| (log)")
     handles = [Line2D([], [], ls="", marker="o", ms=4, color="0.45"), Line2D([], [], color="k", lw=1.8)]

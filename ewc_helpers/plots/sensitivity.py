@@ -96,7 +96,7 @@ def movement_summary(reports: dict, title: str = "how far task B moved the weigh
         ax.grid(alpha=0.3, axis="y")
         ax.set_xlabel("method")
         ax.set_ylabel(ylabel, fontsize=10)
-        _legend_outside(ax, "below", ncol=len(getters) if len(getters) < 3 else 2, fontsize=10,
+        _legend_outside(ax, "below", ncol=len(getters) if len(getters) < 3 else 1, fontsize=10,
                         bbox_to_anchor=(0.5, -0.2))
 
     layers = ("hidden", "output")
