@@ -1,6 +1,8 @@
 """How long the Fisher and penalised training take, as ratios to one epoch of plain ``model.fit``.
 
-Run: ``python benchmarks/bench_fisher.py`` (about 2-3 minutes on 2 CPU cores; offline).
+Run: ``python benchmarks/bench_fisher.py [--rounds N] [--examples N]`` (about 3 minutes on 2 quiet
+CPU cores with the defaults, 7 rounds and 30,000 examples; offline; ``--examples 3000 --rounds 1``
+is a quick smoke run whose ratios mean little).
 
 Data: the 5,000 embedded MNIST digits (``sources.load_mnist("embedded")``), labels ``digit // 2``,
 tiled to 30,000 examples; every copy after the first is shifted by a random whole-pixel offset
@@ -14,6 +16,9 @@ share), ``model.fit`` with the EWC penalty and no guard (the penalty's share), `
 EWC penalty (the ratio a user pays), and each Fisher method. Each ratio is the median of
 per-round ratios, so that the slow drifts of a shared machine cancel. The article's loops and
 Fisher are timed once each (they are slow), paired with a reference run taken just before.
+Then, as minimums that a loaded machine disturbs far less: the penalty's value and gradient and the
+weight check alone, and the compiled train step alone (plain, without the weight check, with the
+penalty), which splits a ``fit`` step into the compiled step and ``fit``'s Python loop around it.
 Targets are checked as PASS/MISS; nothing is asserted, and the load average is printed alongside.
 """
 
@@ -110,14 +115,16 @@ def fit_task_epoch(model, task, pens, seed):
 def per_call_min(body, calls=200, repeats=15):
     """Seconds per call of ``body`` (no arguments, returns tensors), run ``calls`` times inside one
     compiled loop; the fastest of ``repeats`` runs, less an empty loop's time. The minimum is what
-    the work costs when nothing else competes for the cores."""
+    the work costs when nothing else competes for the cores. The loop runs one call after another
+    (``parallel_iterations=1``): with TensorFlow's default of 10, independent calls overlap on the
+    two cores and each seemed to cost about half of what it costs inside a train step."""
     def loop(fn):
         @tf.function(autograph=False)
         def run():
             def step(i, acc):
                 out = tf.nest.flatten(fn())
                 return i + 1, acc + tf.add_n([tf.cast(tf.reshape(o, [-1])[0], tf.float32) for o in out])
-            return tf.while_loop(lambda i, _: i < calls, step, (0, 0.0))[1]
+            return tf.while_loop(lambda i, _: i < calls, step, (0, 0.0), parallel_iterations=1)[1]
         return run
 
     def fastest(run):
@@ -130,6 +137,27 @@ def per_call_min(body, calls=200, repeats=15):
         return best
 
     return (fastest(loop(body)) - fastest(loop(lambda: tf.constant(0.0)))) / calls
+
+
+def train_step_min(model, xb, yb, calls=100, repeats=15):
+    """Seconds per ``model.train_step`` on one batch, run ``calls`` times in one compiled loop (each
+    step updates the weights the next reads, so they run one after another); the fastest of
+    ``repeats`` runs. The compiled step alone, without ``fit``'s Python loop around it."""
+    model.make_train_function()  # builds the optimizer's and the metrics' variables
+
+    @tf.function
+    def run():
+        for _ in tf.range(calls):
+            model.train_step((xb, yb))
+        return model.optimizer.iterations
+
+    run()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run().numpy()
+        best = min(best, time.perf_counter() - t)
+    return best / calls
 
 
 def timed(fn, repeats):
@@ -170,12 +198,22 @@ def row(name, seconds, ratio=None, target=None, note=""):
 
 
 def main():
+    import argparse
+
+    global N_EXAMPLES, ROUNDS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--examples", type=int, default=N_EXAMPLES)
+    args = parser.parse_args()
+    if args.rounds < 1 or args.examples < JACOBIAN_SUBSET:
+        parser.error(f"--rounds must be at least 1 and --examples at least {JACOBIAN_SUBSET}")
+    N_EXAMPLES, ROUNDS = args.examples, args.rounds
     start = time.perf_counter()
     print(f"bench_fisher: TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}")
     reproducibility.set_seed(0)
-    x_u8, y, n_source = build_data()
+    x_u8, y, n_source = build_data(N_EXAMPLES)
     x = task_lib.scale_images(x_u8)
     print(f"data: {n_source:,} embedded MNIST digits tiled to {len(x):,} examples (copies after the "
           "first shifted by a random -2..2 pixels in y and x), labels digit // 2 (5 classes)")
@@ -215,7 +253,13 @@ def main():
     # over the rounds of the times and of the per-round ratios. fit_task runs 2 epochs per round
     # and its second is timed: its first traces the train step again, as every fit_task call does
     # when it sets the task's penalties.
-    keys = ("plain", "nocheck", "fit_task", "penalised", "fit_task_pen", *(m for m, _ in methods))
+    keys = ("plain", "nocheck", "fit_task", "penalised", "fit_task_pen", *(m for m, _ in methods),
+            "forward", "input_check")
+    big = fisher.CLOSED_FORM_BATCH_SIZE
+
+    def forward_only():  # the floor of any Fisher: the forward pass alone, in the Fisher's batches
+        for s in range(0, len(x), big):
+            model(x[s:s + big], training=False).numpy()
     rounds = {k: [] for k in keys}
     for r in range(ROUNDS):
         rounds["plain"] += fit_epoch_times(model, ds, epochs=1)
@@ -227,6 +271,12 @@ def main():
             t = time.perf_counter()
             fisher.compute_fisher(model, (x, y), method)
             rounds[method].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        forward_only()
+        rounds["forward"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fisher.check_inputs(model, x, y)
+        rounds["input_check"].append(time.perf_counter() - t)
     plain = statistics.median(rounds["plain"])
 
     def ratio(key, unit="plain"):
@@ -241,6 +291,10 @@ def main():
     for method, target in methods:
         row(f"compute_fisher {method!r}, {len(x):,} examples", statistics.median(rounds[method]),
             ratio(method), target)
+    row(f"  of which the input check (shape, NaN, scale)", statistics.median(rounds["input_check"]),
+        ratio("input_check"), None, "numpy, on all the images")
+    row(f"forward pass alone, batches of {big:,}", statistics.median(rounds["forward"]), ratio("forward"),
+        None, "a Fisher's floor: it needs this and a backward pass")
     row("model.fit, no in-graph weight check", statistics.median(rounds["nocheck"]), ratio("nocheck"),
         None, "the check's share is 1 minus this")
     row("fit_task, no penalty (guard's share)", statistics.median(rounds["fit_task"]), ratio("fit_task"),
@@ -264,22 +318,38 @@ def main():
         return [value, *tape.gradient(value, variables)]
 
     theta = [tf.constant(t) for t in anchor.theta]
-    lam_f = [tf.constant(100.0 * f) for f in anchor.fisher]
 
-    def by_hand():  # the same value and gradient, lam F (theta - theta*), without autodiff
-        diffs = [v - t for v, t in zip(variables, theta)]
-        grads = [lf * d for lf, d in zip(lam_f, diffs)]
-        return [0.5 * tf.add_n([tf.reduce_sum(g * d) for g, d in zip(grads, diffs)]), *grads]
+    fish = [tf.constant(f) for f in anchor.fisher]
+
+    def autodiff():  # the same value, its gradient derived by the tape (the package before)
+        with tf.GradientTape() as tape:
+            value = 50.0 * tf.add_n([tf.reduce_sum(f * tf.square(v - t))
+                                     for v, t, f in zip(variables, theta, fish)])
+        return [value, *tape.gradient(value, variables)]
 
     steps = int(np.ceil(len(x) / BATCH))
     step = min(rounds["plain"]) / steps
     pen_step = per_call_min(penalty_and_gradient)
-    hand_step = per_call_min(by_hand)
+    auto_step = per_call_min(autodiff)
     check_step = per_call_min(lambda: models.weights_finite(variables))
     print(f"  per step, in isolation (fastest of 15): EWC penalty value and gradient {pen_step * 1e6:.0f} us "
-          f"(written by hand, no autodiff: {hand_step * 1e6:.0f} us), "
+          f"(autodiff of the same expression: {auto_step * 1e6:.0f} us), "
           f"in-graph weight check {check_step * 1e6:.0f} us; a plain step {step * 1e6:.0f} us (fastest "
           f"plain epoch / {steps} steps): {pen_step / step:.3f} and {check_step / step:.3f} of a step")
+
+    # The compiled train step alone (fastest of 15 runs of 100 steps on one batch), on fresh copies
+    # of the same weights: what the penalty and the weight check add inside the step, and what
+    # fit's Python loop adds around it.
+    xb, yb = next(iter(ds))
+    alone = {"plain": copy(), "nocheck": copy(NoWeightCheck), "penalised": copy()}
+    alone["penalised"].set_penalties([ewc])
+    inside = {k: train_step_min(m, xb, yb) for k, m in alone.items()}
+    print(f"  compiled train step alone (fastest of 15 runs of 100): plain {inside['plain'] * 1e6:.0f} us, "
+          f"without the weight check {inside['nocheck'] * 1e6:.0f} us, with the EWC penalty "
+          f"{inside['penalised'] * 1e6:.0f} us; fit's loop around each step "
+          f"{(step - inside['plain']) * 1e6:.0f} us. Of a plain fit step: penalty "
+          f"{(inside['penalised'] - inside['plain']) / step:+.3f}, weight check "
+          f"{(inside['plain'] - inside['nocheck']) / step:+.3f}, fit's loop {(step - inside['plain']) / step:.3f}")
 
     # The article's eager GradientTape loop (benchmarks/article_baseline.py): one epoch each,
     # each paired with a plain model.fit epoch taken just before it.

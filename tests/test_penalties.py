@@ -78,6 +78,30 @@ def test_value_and_gradient_after_perturbing(model):
         np.testing.assert_allclose(analytic, expected, rtol=1e-4, atol=1e-5 * scale)
 
 
+def test_the_written_out_gradient_follows_the_loss_it_is_part_of(model):
+    """The penalty's gradient is supplied by hand (tf.custom_gradient): it must still be scaled by
+    whatever multiplies the penalty in the loss (a loss scale, a weight), as autodiff would, and
+    match autodiff of the same expression; the free function computes lam * F itself when not
+    given it."""
+    fisher = random_fisher(model)
+    anchor = Anchor.from_model(model, fisher, task="A", method="test")
+    perturb(model)
+    pen = penalties.ewc_penalty(anchor, LAM)
+    variables = model.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+        scaled = -2.5 * pen(variables)
+        by_autodiff = -2.5 * 0.5 * LAM * tf.add_n(
+            [tf.reduce_sum(tf.constant(f) * tf.square(v - tf.constant(t)))
+             for v, t, f in zip(variables, anchor.theta, fisher)])
+    for g, ref in zip(tape.gradient(scaled, variables), tape.gradient(by_autodiff, variables)):
+        scale = float(np.max(np.abs(ref.numpy())))
+        assert scale > 0
+        np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6 * scale)
+    free = penalties.quadratic_penalty(variables, anchor.theta, fisher, LAM)
+    assert float(free) == pytest.approx(float(pen(variables)), rel=1e-6)
+    assert float(scaled) == pytest.approx(float(by_autodiff), rel=1e-5)
+
+
 def test_penalty_scales_linearly_with_lam(model):
     anchor = Anchor.from_model(model, random_fisher(model))
     perturb(model)
