@@ -50,7 +50,16 @@ _EXPORTS = {
     # statistics that fit the claims: over seeds, and on one shared test set
     "mean_std": "stats", "paired_interval": "stats", "compare_seeds": "stats",
     "compare_on_test_set": "stats", "mcnemar": "stats", "paired_bootstrap": "stats",
-    "Verdict": "stats", "verdict": "stats",
+    "Verdict": "stats", "verdict": "stats", "MeanStd": "stats", "PairedInterval": "stats",
+    "McNemar": "stats",
+    # SI and MAS importances (quadratic penalties like EWC's, on the same anchors)
+    "PathIntegral": "importance", "si_omega": "importance", "mas_importance": "importance",
+    # the scenario map's output layer: task heads and the seen-classes mask
+    "build_scenario_mlp": "heads", "ScenarioMLP": "heads", "compile_scenario_model": "heads",
+    "head_offsets": "heads", "seen_classes": "heads",
+    # replay, and runs of the scenario map (units) on one machine or on Ray
+    "ReplayBuffer": "replay", "SharedBudgetBuffer": "replay", "merge_tasks": "replay",
+    "Unit": "runner", "run_units": "runner", "ResultsFolder": "runner", "ResultsMismatch": "runner",
 }
 _SUBPACKAGES = ("plots", "studies")
 

@@ -53,3 +53,37 @@ def test_every_study_module_loads():
 
     for name in studies._MODULES:
         assert getattr(studies, name).__name__ == f"ewc_helpers.studies.{name}"
+
+
+#: Names of the newer modules a student or researcher writes: SI and MAS importances, the task
+#: heads and seen-classes mask, the statistics' result types, replay buffers and the unit runner.
+NEWER = {"PathIntegral": "importance", "si_omega": "importance", "mas_importance": "importance",
+         "build_scenario_mlp": "heads", "ScenarioMLP": "heads", "compile_scenario_model": "heads",
+         "head_offsets": "heads", "seen_classes": "heads", "MeanStd": "stats", "PairedInterval": "stats",
+         "McNemar": "stats", "Verdict": "stats", "compare_seeds": "stats", "ReplayBuffer": "replay",
+         "SharedBudgetBuffer": "replay", "merge_tasks": "replay", "Unit": "runner", "run_units": "runner",
+         "ResultsFolder": "runner", "ResultsMismatch": "runner"}
+
+
+@pytest.mark.parametrize("name", sorted(NEWER))
+def test_the_newer_modules_names_come_from_the_front_door(name):
+    namespace = {}
+    exec(f"from ewc_helpers import {name}", namespace)
+    assert namespace[name] is getattr(importlib.import_module(f"ewc_helpers.{NEWER[name]}"), name)
+    assert name in ewc_helpers.__all__
+
+
+def test_the_command_lines_import_of_the_package_still_loads_no_tensorflow():
+    """`python -m ewc_helpers` imports the package with argv[0] == "-m": no TensorFlow then, with
+    the new names listed (they load on first use)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys\nsys.argv[:] = ['-m']\nimport ewc_helpers\n"
+            f"assert set({sorted(NEWER)!r}) <= set(ewc_helpers.__all__)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
