@@ -20,6 +20,12 @@ the published lams below are already doubled.
 record: the test and validation accuracy matrices, average accuracy, learning accuracy (the mean
 of the matrix diagonal) and BWT, bytes held and seconds. The same unit gives the same numbers on
 any backend (:mod:`ewc_helpers.runner`).
+
+The permuted suite (``reproduce --suite permuted --protocol KEY``) runs under the same presets:
+:func:`permuted_preset` gives a protocol's permuted-MNIST setup (network, optimizer, training per
+task, tasks, Fisher examples and the lam grids to start from, each with its source file) or names
+what a protocol lacks for it; :func:`run_permuted_preset` runs naive, L2, EWC and online EWC as
+``permuted`` units with lam chosen on validation.
 """
 
 from __future__ import annotations
