@@ -157,7 +157,7 @@ for name, s in run.summary.items():
           f"task B loss {s.loss_B:.3f}, {s.angle_to_stiff_axis:.0f} degrees from A's stiff axis")
 
 # %%
-fig = plots.toy_paths(run)
+fig = plots.toy_paths(run, title=r"training on task B from $\theta_A$: naive, L2 and EWC")
 
 # %% [markdown]
 # How to read it. Blue lines are task A's loss, dashed orange task B's. Task A's valley runs almost
