@@ -92,24 +92,38 @@ def permuted_digits(tasks, index: int = 0, split: str = "test"):
 
 
 def sequence_sweep(sweeps: dict, chosen: dict | None = None,
-                   title: str = "choosing lam: validation accuracy after the last task"):
+                   title: str = "choosing lam: validation accuracy after the last task",
+                   val_digits: int | None = None):
     """Average validation accuracy over every task after the last one, against lam (log scale).
 
     ``sweeps`` maps a method's name to a list of :func:`~ewc_helpers.experiments.run_sequence`
-    results; ``chosen`` maps the same names to the chosen result (drawn as a star).
+    results; ``chosen`` maps the same names to the chosen result (drawn as a star). With
+    ``val_digits`` (the validation digits the average is taken over) each point gets a 95 %
+    binomial interval, ``1.96 * sqrt(p (1 - p) / val_digits)``.
     """
     fig, ax = plt.subplots(figsize=(7.6, 3.6))
     starred = False
-    for name, results in sweeps.items():
+    if val_digits is not None and (int(val_digits) != val_digits or val_digits < 1):
+        raise ValueError(f"val_digits must be a positive number of digits; got {val_digits!r}")
+    for k, (name, results) in enumerate(sweeps.items()):
         color = method_color(name, method_color(_field(results[0], "method")))
-        lams = [_field(r, "lam") for r in results]
-        (line,) = ax.plot(lams, [_field(r, "val_score") for r in results], "o-", color=color, label=name)
+        # with intervals, each method is nudged sideways (a few % of a decade) so that bars at the
+        # same lam do not hide each other
+        dodge = 10 ** (0.06 * (k - (len(sweeps) - 1) / 2)) if val_digits is not None else 1.0
+        lams = [_field(r, "lam") * dodge for r in results]
+        scores = np.array([_field(r, "val_score") for r in results], dtype=float)
+        if val_digits is not None:
+            ax.errorbar(lams, scores, yerr=1.96 * np.sqrt(scores * (1 - scores) / val_digits), fmt="none",
+                        ecolor=color, elinewidth=1.2, capsize=3, alpha=0.7)
+        (line,) = ax.plot(lams, scores, "o-", color=color, label=name)
         if chosen and name in chosen:
-            ax.plot(_field(chosen[name], "lam"), _field(chosen[name], "val_score"), "*", ms=14,
+            ax.plot(_field(chosen[name], "lam") * dodge, _field(chosen[name], "val_score"), "*", ms=14,
                     color=line.get_color(), markeredgecolor="k")
             starred = True
     if starred:  # one legend entry for every star, in no method's colour
         ax.plot([], [], "*", ms=12, color="0.85", markeredgecolor="k", label="chosen lam")
+    if val_digits is not None:
+        ax.errorbar([], [], yerr=[], fmt="none", ecolor="0.4", capsize=3, label="95% interval")
     ax.set_xscale("log")
     ax.set_xlabel("lam")
     ax.set_ylabel("average validation accuracy")

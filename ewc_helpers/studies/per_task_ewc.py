@@ -29,6 +29,7 @@ where the pull points, and these helpers measure exactly that:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -115,21 +116,42 @@ def anchor_spread(anchors, lam) -> float:
     return summed_penalty(centre, anchors, lam)
 
 
-def penalty_decomposition(weights, anchors, lam) -> dict:
-    """The summed penalty at ``weights``, split as in the module docstring.
+@dataclass(frozen=True)
+class PenaltyParts:
+    """The summed per-task penalty at some weights, split as in the module docstring.
 
     ``total``: the summed penalty; ``about_centre``: ``(lam / 2) F_sum (theta - theta_bar)**2``;
     ``spread``: :func:`anchor_spread` (``total = about_centre + spread``); ``terms``: each
-    anchor's term; ``grad_norm``: the Euclidean norm of the summed gradient.
+    anchor's term; ``grad_norm``: the Euclidean norm of the summed gradient. ``parts["total"]``
+    still works as ``parts.total`` (older code read a dict).
     """
+
+    total: float
+    about_centre: float
+    spread: float
+    terms: np.ndarray = field(compare=False)
+    grad_norm: float
+
+    def __getitem__(self, key: str):
+        if key not in ("total", "about_centre", "spread", "terms", "grad_norm"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __repr__(self) -> str:
+        return (f"PenaltyParts(total {self.total:.4g} = about the centre {self.about_centre:.4g} + spread "
+                f"{self.spread:.4g}; gradient norm {self.grad_norm:.4g}; {len(self.terms)} anchor terms)")
+
+
+def penalty_decomposition(weights, anchors, lam) -> PenaltyParts:
+    """The summed penalty at ``weights``, split as in the module docstring (a :class:`PenaltyParts`)."""
     lam = check_lam(lam)
     w = _weights(weights)
     centre, f_sum = fisher_weighted_centre(anchors)
     about = 0.5 * lam * sum(float(np.sum(f * (x - c) ** 2)) for x, c, f in zip(w, centre, f_sum))
     terms = anchor_terms(w, anchors, lam)
     grad = summed_gradient(w, anchors, lam)
-    return {"total": float(terms.sum()), "about_centre": about, "spread": anchor_spread(anchors, lam),
-            "terms": terms, "grad_norm": float(np.sqrt(sum(np.sum(g ** 2) for g in grad)))}
+    return PenaltyParts(total=float(terms.sum()), about_centre=about, spread=anchor_spread(anchors, lam),
+                        terms=terms, grad_norm=float(np.sqrt(sum(np.sum(g ** 2) for g in grad))))
 
 
 def fisher_sampling_error(fisher_small, fisher_full) -> dict:

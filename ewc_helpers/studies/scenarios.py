@@ -16,7 +16,7 @@ std over seeds and three binomial standard errors of the test split
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..evaluation import AccuracyMatrix, accuracies, noise_margin
 from ..models import compile_model
@@ -30,7 +30,8 @@ from .sequences import output_units, sequence_runner, train_first_task
 
 __all__ = ["Setting", "SETTINGS", "METHODS", "REGULARISERS", "PUBLISHED", "PUBLISHED_VDV", "make_setting_tasks",
            "run_replay", "run_joint", "run_scenario", "run_scenarios_suite", "scenario_table", "margin",
-           "compare", "findings", "ewc_wins", "rows_by_method", "compact", "expand"]
+           "compare", "findings", "ewc_wins", "rows_by_method", "compact", "expand", "Finding", "MethodRow",
+           "SuiteResults", "read_results"]
 
 METHODS = ("naive", "l2", "ewc", "online_ewc", "replay", "joint")
 REGULARISERS = ("l2", "ewc", "online_ewc")
@@ -336,3 +337,92 @@ def findings(rows: dict, n_test: int) -> list:
             add(f"{setting}: no method beats joint training (the upper bound)", "all", cs,
                 not any(c["beats"] for c in cs))
     return out
+
+
+# --------------------------------------------------------------------------- named results for lesson 11
+@dataclass(frozen=True)
+class Finding:
+    """One published ordering tested on a suite: the ``claim``, its ``source`` and whether it
+    ``holds`` on these seeds, with the paired ``verdicts`` it rests on."""
+
+    claim: str
+    holds: bool
+    source: str = ""
+    verdicts: tuple = ()
+
+    def __repr__(self) -> str:
+        return f"Finding({'holds' if self.holds else 'not established'}: {self.claim})"
+
+
+@dataclass(frozen=True)
+class MethodRow:
+    """One method in one setting of a suite: mean ``average``, ``learning`` and ``bwt`` over the
+    seeds, and ``per_seed[measure]``, a dict ``{seed: value}``."""
+
+    method: str
+    label: str
+    average: float
+    learning: float | None
+    bwt: float | None
+    per_seed: dict
+
+    def __repr__(self) -> str:
+        learning = "-" if self.learning is None else f"{self.learning:.3f}"
+        return (f"MethodRow({self.label}: average {self.average:.3f}, learning {learning}, "
+                f"over {len(self.per_seed.get('average', {}))} seeds)")
+
+
+@dataclass(frozen=True)
+class SuiteResults:
+    """A results file of the scenario suite as named values (read by :func:`read_results`).
+
+    ``table``: the printed table; ``source``, ``train_images``, ``date``, ``package_version`` and
+    ``command``: its provenance; ``findings``: :class:`Finding` values; ``rows``: the rows per
+    setting as the plots take them; :meth:`row`, :meth:`lam` and :meth:`per_seed` look one up.
+    """
+
+    name: str
+    table: str = field(repr=False)
+    source: str = ""
+    train_images: int = 0
+    date: str = ""
+    package_version: str = ""
+    command: str = ""
+    findings: tuple = ()
+    rows: dict = field(repr=False, default_factory=dict)
+    lams: dict = field(repr=False, default_factory=dict)
+
+    def row(self, setting: str, method: str) -> MethodRow:
+        if setting not in self.rows:
+            raise KeyError(f"no setting {setting!r} in {self.name}; it has {', '.join(self.rows)}")
+        for r in self.rows[setting]:
+            if r["method"] == method:
+                per_seed = {k: dict(zip(r["seeds"], v)) for k, v in r["per_seed"].items()}
+                return MethodRow(r["method"], r["label"], r["average"], r.get("learning"), r.get("bwt"), per_seed)
+        raise KeyError(f"no method {method!r} in the {setting} setting of {self.name}")
+
+    def per_seed(self, setting: str, method: str, measure: str) -> dict:
+        """``{seed: value}`` of ``measure`` ("average", "learning", "bwt") for one method."""
+        return self.row(setting, method).per_seed[measure]
+
+    def lam(self, setting: str, method: str) -> float:
+        key = f"{setting}/{method}"
+        if key not in self.lams:
+            raise KeyError(f"{self.name} chose no lam for {key}")
+        return self.lams[key]
+
+    def sequential_rows_report_learning(self) -> bool:
+        """Every row of a sequential method (not joint training) has a learning accuracy."""
+        return all(r["learning"] is not None for rows in self.rows.values() for r in rows if r["method"] != "joint")
+
+
+def read_results(path, name: str = "") -> SuiteResults:
+    """A shipped results file, checked by :func:`.scenario_suite.load_report`, as a :class:`SuiteResults`."""
+    from . import scenario_suite
+
+    report = scenario_suite.load_report(path)
+    p, data = report["provenance"], report["provenance"]["data"]
+    findings = tuple(Finding(f["claim"], bool(f["holds"]), f.get("source", ""), tuple(f.get("verdicts", ())))
+                     for f in report["findings"])
+    return SuiteResults(name or str(path), report["table"], data["source"], int(data["train"]), p["date"],
+                        p["package_version"], p["command"], findings, report["rows"], dict(report["lams"]))

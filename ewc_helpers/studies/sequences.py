@@ -16,7 +16,7 @@ Each Fisher (``setup.fisher``) is computed by :func:`~ewc_helpers.training.make_
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from ..anchors import Anchor
 from ..evaluation import AccuracyMatrix, accuracies
@@ -61,16 +61,62 @@ def output_units(tasks) -> int:
     return int(max([tasks[0].num_classes, *heads]))
 
 
-def train_first_task(tasks, setup: Setup) -> dict:
+@dataclass
+class FirstTask:
+    """The first task of a sequence, trained once (:func:`train_first_task`): its name, the seed,
+    the weights after it and the test and validation accuracy on every task of the sequence then.
+    ``first["weights"]`` still works as ``first.weights`` (older code read a dict)."""
+
+    task: str
+    seed: int
+    weights: list = field(repr=False)
+    test_row: list = field(default_factory=list)
+    val_row: list = field(default_factory=list)
+
+    def __getitem__(self, key: str):
+        if key not in ("task", "seed", "weights", "test_row", "val_row"):
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __repr__(self) -> str:
+        return (f"FirstTask({self.task}, seed {self.seed}, test accuracy after it: "
+                + " ".join(f"{v:.3f}" for v in self.test_row) + ")")
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a method holds after one task: ``arrays`` stored and their ``bytes``."""
+
+    arrays: int
+    bytes: int
+
+    @property
+    def megabytes(self) -> float:
+        return self.bytes / 1e6
+
+    def __repr__(self) -> str:
+        return f"Held({self.arrays} arrays, {self.megabytes:.2f} MB)"
+
+
+def memory_held(result: Result) -> list:
+    """What ``result``'s method held after each task of its sequence, as :class:`Held` values
+    (``result.info["memory_history"]`` as named values)."""
+    history = result.info.get("memory_history")
+    if history is None:
+        raise ValueError(f"{result.label} has no memory history: it was not run by run_sequence")
+    return [Held(int(h["arrays"]), int(h["bytes"])) for h in history]
+
+
+def train_first_task(tasks, setup: Setup) -> FirstTask:
     """The first task of a sequence, trained once: no method adds a penalty before the first task,
-    so every method can start from these weights (``run_sequence(..., first=...)``). Returns
-    ``{"task", "seed", "weights", "test_row", "val_row"}``."""
+    so every method can start from these weights (``run_sequence(..., first=...)``). Returns a
+    :class:`FirstTask` (``task``, ``seed``, ``weights``, ``test_row``, ``val_row``)."""
     tasks = _check_tasks(tasks)
     set_seed(setup.seed)
     model = new_model(setup, num_classes=output_units(tasks))
     fit_task(model, tasks[0], epochs=setup.epochs_per_task, batch_size=setup.batch_size, seed=setup.seed)
-    return {"task": tasks[0].name, "seed": setup.seed, "weights": model.get_weights(),
-            "test_row": accuracies(model, tasks, "test"), "val_row": accuracies(model, tasks, "val")}
+    return FirstTask(tasks[0].name, setup.seed, model.get_weights(),
+                     accuracies(model, tasks, "test"), accuracies(model, tasks, "val"))
 
 
 def run_sequence(tasks, setup: Setup, method: str, lam: float | None = None, gamma: float = 1.0,
