@@ -22,7 +22,8 @@ def _load(args):
 
 
 def reproduce(args) -> int:
-    from .studies import common
+    from .runner import command_line
+    from .studies import common, suite_files
     from .tasks import make_tasks, summarize_tasks
 
     say = (lambda *_: None) if args.quiet else (lambda msg: print(msg, flush=True))
@@ -88,6 +89,11 @@ def reproduce(args) -> int:
     if args.json is not None:
         report.update(source=mnist.source, origin=mnist.origin, seeds=args.seeds, epochs=args.epochs,
                       fisher=args.fisher, seconds=elapsed)
+        if args.suite in suite_files.SUITES:  # scenarios reports carry their own provenance
+            report.update(title=title, provenance=suite_files.provenance(
+                args.suite, mnist, setup, command_line(), seeds=args.seeds, epochs=args.epochs, fisher=args.fisher,
+                **({"tasks": args.tasks, "gamma": args.gamma, "full_grid": bool(args.full_grid)}
+                   if args.suite == "permuted" else {})))
         args.json.write_text(json.dumps(report, indent=2, default=_jsonable))
         print(f"wrote {args.json}")
     return 0

@@ -75,8 +75,9 @@ def installed(tmp_path_factory):
     base = tmp_path_factory.mktemp("wheel")
     # Build from a copy, so that the build leaves no build/ or *.egg-info in the checkout.
     src = base / "src"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", "build", "dist", "*.egg-info", "__pycache__", ".ipynb_checkpoints", ".venv", "results"))
+    skip = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".ipynb_checkpoints", ".venv")
+    # the checkout's own results/ (runs' output) stays behind; ewc_helpers/results/ is package data
+    shutil.copytree(ROOT, src, ignore=lambda d, names: set(skip(d, names)) | ({"results"} if Path(d) == ROOT else set()))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     dist = base / "dist"
     isolation = ["--no-isolation"] if _no_isolation_possible() else []
@@ -140,6 +141,9 @@ def test_the_wheel_holds_the_subpackages_and_both_editions(installed):
                    "ewc_helpers/studies/two_tasks.py", "ewc_helpers/plots/__init__.py",
                    "ewc_helpers/plots/core.py", "ewc_helpers/slider.py"):
         assert module in names, module
+    # the shipped results files that lessons and the results pages read
+    shipped = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "ewc_helpers" / "results").glob("*.json"))
+    assert shipped and set(shipped) <= set(names), set(shipped) - set(names)
     for edition, folder in (("student", STUDENT), ("teacher", TEACHER)):
         packed = sorted(n.rsplit("/", 1)[1] for n in names
                         if n.startswith(f"ewc_helpers/lessons/{edition}/") and n.endswith(".ipynb"))
