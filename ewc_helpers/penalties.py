@@ -76,6 +76,8 @@ def quadratic_penalty(variables, theta, fisher, lam, lam_fisher=None):
     over the weights that autodiff of the squared difference takes (see docs/speed.md).
     ``lam_fisher``, the products ``lam F`` when already at hand (a QuadraticPenalty keeps them),
     saves one more pass.
+    Only first derivatives are written out: a tape around another tape (a Hessian of the penalty)
+    would see none of the second; the exact second derivative is ``lam F`` on the diagonal.
     """
     variables = [tf.convert_to_tensor(v) for v in variables]
     theta = [tf.convert_to_tensor(t, tf.float32) for t in theta]
