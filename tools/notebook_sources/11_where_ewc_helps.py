@@ -79,18 +79,19 @@ print("only the task-incremental tasks have their own head:", t_task.classes == 
 # %% [markdown]
 # ## The results files
 #
-# `scenario_suite.load_report` reads a suite's results and refuses them, naming what differs, when
-# they were written by another package version or another version of the protocol. The lesson uses
+# `scenarios.read_results` reads a suite's results (through `scenario_suite.load_report`, which
+# refuses them, naming what differs, when they were written by another package version or another
+# version of the protocol) and returns them as named values: `.table`, `.findings`, `.row(setting,
+# method)`, `.lam(setting, method)`. The lesson uses
 # two: the lessons' **short** protocol on the embedded digits, and **Hsu et al.'s** protocol on the
 # 60,000-image stand-in (`python -m ewc_helpers standin`).
 
 # %%
-short = scenario_suite.load_report(scenario_suite.shipped("scenarios_short_embedded.json"))
-hsu = scenario_suite.load_report(scenario_suite.shipped("scenarios_hsu2018_standin"))
-for name, r in (("short", short), ("hsu2018", hsu)):
-    p = r["provenance"]
-    print(f"{name}: {p['data']['source']} data, {p['data']['train']:,} training images, written {p['date']}"
-          f" by ewc_helpers {p['package_version']}\n    {p['command']}")
+short = scenarios.read_results(scenario_suite.shipped("scenarios_short_embedded.json"), "short")
+hsu = scenarios.read_results(scenario_suite.shipped("scenarios_hsu2018_standin"), "hsu2018")
+for r in (short, hsu):
+    print(f"{r.name}: {r.source} data, {r.train_images:,} training images, written {r.date}"
+          f" by ewc_helpers {r.package_version}\n    {r.command}")
 
 # %% [markdown]
 # ## One setting live: class-incremental, one seed
@@ -105,7 +106,7 @@ for name, r in (("short", short), ("hsu2018", hsu)):
 # NBVAL_IGNORE_OUTPUT
 setup = replace(scenarios.SETTINGS["class"].setup, seed=lesson_seed(0))  # EWC_SEED shifts it
 tasks = split["class"]
-lam = short["lams"]["class/ewc"]
+lam = short.lam("class", "ewc")
 steps = setup.epochs_per_task * int(np.ceil(len(tasks[1].train) / setup.batch_size))
 print(f"{setup.epochs_per_task} epochs of {len(tasks[1].train)} digits, batches of {setup.batch_size}: "
       f"{steps} steps per task; EWC lam = {lam:g}")
@@ -152,15 +153,16 @@ else:
 # buffer keeps raw pixels: 784 bytes per digit, plus its label.
 
 # %%
-for name, r in live.items():
-    print(f"{name:>6} holds {r.memory['bytes']:>9,} bytes after the last task")
-one_anchor = live["EWC"].memory["bytes"] // len(tasks)
+held_bytes = {name: r.memory["bytes"] for name, r in live.items()}
+for name, b in held_bytes.items():
+    print(f"{name:>6} holds {b:>9,} bytes after the last task")
+one_anchor = held_bytes["EWC"] // len(tasks)
 print(f"one EWC anchor (theta* and F of a 784-128-10 network): {one_anchor:,} bytes")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print("the replay buffer of 200 digits holds fewer bytes than one EWC anchor:",
-      live["replay"].memory["bytes"] < one_anchor)
+      held_bytes["replay"] < one_anchor)
 
 # %% [markdown]
 # ## The short protocol: four settings, eight methods, 3 seeds
@@ -174,10 +176,10 @@ print("the replay buffer of 200 digits holds fewer bytes than one EWC anchor:",
 # ±0.02, and anything else is "no difference detected".
 
 # %%
-print(short["table"])
+print(short.table)
 
 # %%
-fig = plots.scenario_bars(short["rows"], published=scenarios.PUBLISHED,
+fig = plots.scenario_bars(short.rows, published=scenarios.PUBLISHED,
                           chance={"task": 0.5, "domain": 0.5, "class": 0.1, "permuted": 0.1},
                           titles={"task": "task-incremental", "domain": "domain-incremental",
                                   "class": "class-incremental", "permuted": "permuted MNIST, 5 tasks"})
@@ -190,22 +192,19 @@ fig = plots.scenario_bars(short["rows"], published=scenarios.PUBLISHED,
 # %%
 from ewc_helpers.stats import compare_seeds
 
-def per_seed(rows, method, measure):
-    row = next(r for r in rows if r["method"] == method)
-    return row["label"], dict(zip(row["seeds"], row["per_seed"][measure]))
-
-for s, rows in short["rows"].items():
+for s in short.rows:
     print(f"{s}, learning accuracy:")
+    naive_by_seed = short.per_seed(s, "naive", "learning")  # {seed: learning accuracy}
     for m in ("ewc", "online_ewc", "si", "mas"):
-        (label, a), (_, b) = per_seed(rows, m, "learning"), per_seed(rows, "naive", "learning")
-        print("   ", compare_seeds(a, b, 0.02, names=(label, "naive")).words)
+        row = short.row(s, m)
+        print("   ", compare_seeds(row.per_seed["learning"], naive_by_seed, 0.02, names=(row.label, "naive")).words)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-found = {f["claim"]: f["holds"] for f in short["findings"]}
+found = {f.claim: f.holds for f in short.findings}
 print("the short suite's results were written by this package and protocol version: True")
 print("every table row of a sequential method reports its learning accuracy:",
-      all(r["learning"] is not None for rows in short["rows"].values() for r in rows if r["method"] != "joint"))
+      short.sequential_rows_report_learning())
 print("no method beats joint training in any setting:",
       all(h for c, h in found.items() if "beats joint" in c))
 
@@ -231,7 +230,7 @@ for key, p in PROTOCOLS.items():
 # The run is resumable, unit by unit; cells with fewer seeds than asked say so in the table.
 
 # %%
-print(hsu["table"])
+print(hsu.table)
 
 # %% [markdown]
 # ## What we measured
@@ -239,16 +238,15 @@ print(hsu["table"])
 # The next cell writes the lesson's findings from this run and from the two results files.
 
 # %%
-ok = {s: {f["claim"]: f["holds"] for f in r["findings"]} for s, r in (("short", short), ("hsu2018", hsu))}
-for name, claims in ok.items():
-    held = [c for c, h in claims.items() if h]
-    print(f"{name}: {len(held)} of {len(claims)} of Hsu et al.'s orderings tested here hold")
-    for c, h in claims.items():
-        print(f"   {'holds' if h else 'not established'}: {c}")
+for r in (short, hsu):
+    held = [f for f in r.findings if f.holds]
+    print(f"{r.name}: {len(held)} of {len(r.findings)} of Hsu et al.'s orderings tested here hold")
+    for f in r.findings:
+        print(f"   {'holds' if f.holds else 'not established'}: {f.claim}")
 went = "learned the new tasks worse than" if shortfall > margin else "learned the new tasks as well as"
 print(f"live class-incremental run: EWC {went} naive training (learning accuracy "
       f"{ewc.learning_accuracy:.3f} against {naive.learning_accuracy:.3f}, margin {margin:.3f})")
-print(f"a replay buffer of 200 digits holds {live['replay'].memory['bytes']:,} bytes; one EWC anchor {one_anchor:,}")
+print(f"a replay buffer of 200 digits holds {held_bytes['replay']:,} bytes; one EWC anchor {one_anchor:,}")
 
 # %% [markdown]
 # * The same digits make three different problems, and the article's split is the
@@ -258,6 +256,14 @@ print(f"a replay buffer of 200 digits holds {live['replay'].memory['bytes']:,} b
 # * Published orderings are tested paired by seed, under both protocols. An ordering that is "not
 #   established" is one our seeds cannot confirm, not one they refute; what differs between the
 #   protocols (network, training length, buffer, output mask) is listed beside the results.
+#
+# ## Check your understanding
+#
+# 1. In which scenario does the network get told the task at test time, and how does one 10-unit
+#    output layer give each task its own head?
+# 2. EWC's average accuracy in the class-incremental setting beats naive training's. Why is that
+#    not yet evidence that EWC solved class-incremental learning?
+# 3. A published ordering is "not established" on our seeds. Does that mean our runs refute it?
 #
 # ## Exercises
 #
@@ -269,9 +275,36 @@ print(f"a replay buffer of 200 digits holds {live['replay'].memory['bytes']:,} b
 #    What happens, and why can a `lam` not be copied between implementations (lesson 06)?
 # 3. **More training, more forgetting?** Train the task-incremental sequence naively with 20
 #    epochs per task instead of 4. Does naive fine-tuning start to forget, as in the published runs?
+# 4. **Write the output mask.** A task's own head (task-incremental) and Hsu et al.'s
+#    class-incremental loss over the digits seen so far are the same mechanism: the softmax and the
+#    cross-entropy see only some output `units`. Fill in `masked_loss(logits, labels, units)`, the
+#    mean cross-entropy over the examples with every other unit masked out, so that no gradient
+#    reaches those units. `check_masked_loss` compares it with what training computes and says
+#    what differs.
+
+# %%
+import tensorflow as tf
+from ewc_helpers import exercises
+
+def masked_loss(logits, labels, units):
+    """Mean cross-entropy of `labels` with the softmax over the output `units` only."""
+    raise NotImplementedError  # your code here
+
+check = exercises.check_masked_loss(masked_loss)
 
 # %% [markdown] solution
 # ## Solutions
+#
+# **Check your understanding.** (1) Task-incremental: `Task.classes` names the task's two units;
+# training masks the other eight out of the loss and testing picks the larger of the two.
+# (2) Read the learning accuracy beside it: the live run above says, in its own words, whether
+# EWC learned the new tasks as well as naive training, and the short suite compares them paired by
+# seed. (3) No: it means the paired interval does not show it on these seeds; it is neither
+# reproduced nor refuted.
+#
+# **Exercise 1.** The bytes grow in proportion to k. The last line states, from this run, whether
+# ten times the buffer bought more than the noise margin of accuracy, and how many stored digits
+# one EWC anchor's bytes would pay for.
 
 # %% solution
 sizes = {k: scenarios.run_replay(tasks, setup, first, per_class=k) for k in (5, 50)}
@@ -284,9 +317,10 @@ print(f"50 per class {'raised' if gain > margin else 'did not raise'} the averag
       f"{'more' if one_anchor > sizes[50].memory['bytes'] else 'fewer'} than the 1,000 of k = 50")
 
 # %% [markdown] solution
-# **Exercise 1.** The bytes grow in proportion to k. The last line states, from this run, whether
-# ten times the buffer bought more than the noise margin of accuracy, and how many stored digits
-# one EWC anchor's bytes would pay for.
+# **Exercise 2.** Either the penalty is refused, or it is accepted and the printed diagonal shows
+# what each later task reached right after training on it: with `lam = 1e10` the network cannot
+# move from the first task's weights, and its learning accuracy says so. A published `lam` goes
+# with the published Fisher, network and training length; choose it on your own validation data.
 
 # %% solution
 from ewc_helpers import PenaltyError, TrainingError
@@ -299,21 +333,37 @@ except (PenaltyError, TrainingError) as err:
     print("refused:", err)
 
 # %% [markdown] solution
-# **Exercise 2.** Either the penalty is refused, or it is accepted and the printed diagonal shows
-# what each later task reached right after training on it: with `lam = 1e10` the network cannot
-# move from the first task's weights, and its learning accuracy says so. A published `lam` goes
-# with the published Fisher, network and training length; choose it on your own validation data.
+# **Exercise 3.** The last line answers the question for this run. Five times more training per
+# task is only one of the ways the published runs differ: data, width, optimizer and output mask
+# differ too (the protocol presets above), and Hsu's protocol on the stand-in changes them all.
 
 # %% solution
 r = sequences.run_sequence(split["task"], setup.with_epochs(20), "naive")
 print(f"naive, 20 epochs per task: average {r.average_accuracy:.3f}, learning {r.learning_accuracy:.3f}, "
       f"backward transfer {r.backward_transfer:+.3f}")
-four = next(x for x in short["rows"]["task"] if x["method"] == "naive")
-print(f"naive, 4 epochs per task (short suite, mean of 3 seeds): average {four['average']:.3f}")
-print(f"20 epochs per task {'lowered' if r.average_accuracy < four['average'] - margin else 'did not lower'} "
+four = short.row("task", "naive")
+print(f"naive, 4 epochs per task (short suite, mean of 3 seeds): average {four.average:.3f}")
+print(f"20 epochs per task {'lowered' if r.average_accuracy < four.average - margin else 'did not lower'} "
       f"naive training's average by more than the margin {margin:.3f}")
 
 # %% [markdown] solution
-# **Exercise 3.** The last line answers the question for this run. Five times more training per
-# task is only one of the ways the published runs differ: data, width, optimizer and output mask
-# differ too (the protocol presets above), and Hsu's protocol on the stand-in changes them all.
+# **Exercise 4.** Adding a large negative number to the masked logits (or gathering the head's
+# units) takes them out of the softmax. The last line applies the mask to the live naive model
+# after all five tasks, on the test digits 0 and 1: it says whether the first task's head still
+# tells 0 from 1 better than the full 10-way output does, the difference between the task- and
+# the class-incremental question.
+
+# %% solution
+import keras
+from ewc_helpers.models import logit_offset
+
+def masked_loss(logits, labels, units):
+    return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+        labels, logits + logit_offset(units, logits.shape[-1]), from_logits=True))
+
+check = exercises.check_masked_loss(masked_loss)
+x01, y01 = tasks[0].arrays("test")
+z = naive.model(x01, training=False)
+head, full = float(masked_loss(z, y01, (0, 1))), float(masked_loss(z, y01, range(10)))
+print(f"naive after 5 tasks, digits 0 and 1: loss over their head {head:.3f}, over all 10 units {full:.3f} "
+      f"({'lower' if head < full else 'not lower'} with the head)")
