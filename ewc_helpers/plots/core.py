@@ -20,9 +20,12 @@ __all__ = [
     "METHOD_COLORS",
 ]
 
+from collections.abc import Mapping
+
 import numpy as np
 
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 
 TASK_COLORS = {"A": "tab:blue", "B": "tab:orange", "multi": "tab:green"}
 #: The one colour of each method in every figure of the course (lessons 02-11, the slider, the
@@ -306,7 +309,7 @@ def forgetting_curves(curves: dict, boundary_label: str = "start of task B", tit
 
 def _reference(value, split):
     """(A, B) of a reference point: a pair, a dict ``{"A", "B"}``, or a result with ``split``."""
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return float(value["A"]), float(value["B"])
     if isinstance(value, (tuple, list)):
         return float(value[0]), float(value[1])
@@ -479,8 +482,13 @@ def tradeoff_panels(sweeps: dict, against: str = "L2", chosen: dict | None = Non
         raise ValueError("tradeoff_panels needs at least one method besides " + repr(against))
     # one window for every panel: the one tradeoff would choose for all the curves together
     probe = tradeoff(sweeps, split=split, zoom=zoom)
-    limits = (probe.axes[0].get_xlim(), probe.axes[0].get_ylim())
+    (x0, x1), (y0, y1) = probe.axes[0].get_xlim(), probe.axes[0].get_ylim()
     plt.close(probe)
+    for value in (references or {}).values():  # widened to show every reference point whole
+        a_r, b_r = _reference(value, split)
+        x0, x1 = min(x0, max(0.0, b_r - 0.04)), max(x1, min(1.02, b_r + 0.04))
+        y0, y1 = min(y0, max(0.0, a_r - 0.04)), max(y1, min(1.02, a_r + 0.04))
+    limits = ((x0, x1), (y0, y1))
     rows = int(np.ceil(len(others) / columns))
     cols = min(columns, len(others))
     fig, axes = plt.subplots(rows, cols, figsize=(5.0 * cols, 4.4 * rows + 0.9), squeeze=False,
@@ -496,9 +504,13 @@ def tradeoff_panels(sweeps: dict, against: str = "L2", chosen: dict | None = Non
         ax.set_xlabel(f"task B {split} accuracy")
         ax.set_ylabel(f"task A {split} accuracy")
         ax.label_outer()
-    legend_rows = 1 + (1 if references else 0) + (1 if len(others) > 2 else 0)
+    # the legend below the panels: every curve, one entry for the stars, the references, the dashed
+    # line; room for its rows (about 0.3 in each at 10 pt) under the lowest x label
+    entries = 1 + len(others) + (1 if chosen else 0) + len(references or {}) + 1
+    ncol = 3 if cols > 1 else 2
+    legend_rows = int(np.ceil(entries / ncol))
     fig.suptitle(title or f"each method's trade-off against {against} (labels: lam)")
-    fig.tight_layout(rect=(0, 0.035 + 0.03 * legend_rows / rows, 1, 1))
+    fig.tight_layout(rect=(0, (0.15 + 0.3 * legend_rows) / fig.get_figheight(), 1, 1))
     for ax, name in zip(used, others):
         pair = {against: sweeps[against], name: sweeps[name]}
         pick = {k: v for k, v in (chosen or {}).items() if k in pair}
@@ -513,16 +525,23 @@ def tradeoff_panels(sweeps: dict, against: str = "L2", chosen: dict | None = Non
     for ax in used:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab.startswith("same mean"):
-                lab = ("dashed: same mean of A and B as the panel's best chosen lam" if chosen
-                       else "dashed: same mean of A and B as the panel's best point")
+                lab = ("dashed: same mean of A and B\nas the panel's best star" if chosen
+                       else "dashed: same mean of A and B\nas the panel's best point")
+            elif lab.endswith("chosen lam") or lab.startswith("chosen lam"):
+                lab = "star: the lam chosen on\nvalidation (curve's colour)"
+                h = Line2D([], [], marker="*", ms=14, color="0.6", markeredgecolor="k", ls="none")
             handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=3, frameon=False,
+    star = [k for k in handles if k.startswith("star:")]
+    refs = [k for k in handles if k.split(" (")[0] in (references or {})]
+    dashed = [k for k in handles if k.startswith("dashed")]
+    order = [k for k in handles if k not in star + refs + dashed] + star + refs + dashed  # curves first
+    fig.legend([handles[k] for k in order], order, loc="lower center", ncol=ncol, frameon=False,
                fontsize=MIN_FONT)
     return fig
 
 
 def _point(r, split):
-    if isinstance(r, dict):
+    if isinstance(r, Mapping):  # a dict, or a studies.sensitivity.SummaryRow
         return r["lam"], r["A"], r["B"], r.get("A_std", 0.0), r.get("B_std", 0.0)
     acc = getattr(r, split)
     return r.lam, acc["A"], acc["B"], 0.0, 0.0
