@@ -119,7 +119,8 @@ def test_a_hand_edited_table_is_caught(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- article and permuted suites
-SUITE_FILES = {"article_embedded.json": ("article", {"seeds": 3})}
+SUITE_FILES = {"article_embedded.json": ("article", {"seeds": 3}),
+               "permuted5_embedded.json": ("permuted", {"seeds": 3, "tasks": 5})}
 
 
 @pytest.mark.parametrize("name", SUITE_FILES)
@@ -171,6 +172,9 @@ def test_a_suite_file_of_another_package_version_or_suite_is_refused(tmp_path):
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps({"rows": [], "runs": []}))  # what reproduce --json wrote before provenance
     with pytest.raises(ResultsMismatch, match="not a results file of reproduce --json .missing 'provenance'"):
+        suite_files.load_suite_report(bare, "article")
+    bare.write_text("[1, 2]")
+    with pytest.raises(ResultsMismatch, match="not a results file of reproduce --json"):
         suite_files.load_suite_report(bare, "article")
 
 

@@ -25,10 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: page -> the shipped results it shows (block name = results file or folder name)
-PAGES = {ROOT / "docs" / "results.md": ["article_embedded.json", "scenarios_short_embedded.json"],
+PAGES = {ROOT / "docs" / "results.md": ["article_embedded.json", "permuted5_embedded.json",
+                                         "scenarios_short_embedded.json"],
          ROOT / "docs" / "protocols.md": ["scenarios_hsu2018_standin"]}
 #: results files of ``reproduce --suite article|permuted --json`` -> their suite
-SUITE_FILES = {"article_embedded.json": "article"}
+SUITE_FILES = {"article_embedded.json": "article", "permuted5_embedded.json": "permuted"}
 
 
 def suite_block(name: str) -> str:

@@ -63,8 +63,10 @@ def load_suite_report(path, suite: str) -> dict:
         prov = report["provenance"]
         version, written_by = prov["package_version"], prov["suite"]
         report["rows"], report["runs"]
-    except (ValueError, KeyError, TypeError) as err:
+    except KeyError as err:
         raise ResultsMismatch(f"{path}: not a results file of reproduce --json (missing {err})") from None
+    except (ValueError, TypeError) as err:
+        raise ResultsMismatch(f"{path}: not a results file of reproduce --json ({err})") from None
     if written_by != suite:
         raise ResultsMismatch(f"{path} was written by the {written_by} suite, not the {suite} suite")
     if version != __version__:
