@@ -75,6 +75,10 @@ print("no two tasks share a permutation:", len({t.permutation.tobytes() for t in
 # Each new task starts with a fresh optimizer, so that only the weights, and whatever a method
 # stores on purpose, carry over. Row i of the accuracy matrix is the test accuracy on every task
 # after training task i.
+#
+# > **Think!** In lesson 02 task A fell to chance as soon as task B trained. Before you run the next
+# > cell, predict: after five permuted tasks, will the first task be back at chance (0.1), or
+# > somewhere above it? Which is different here: the pixels, or what each output unit means?
 
 # %%
 first = sequences.train_first_task(tasks, setup)
@@ -124,9 +128,23 @@ for method in ("l2", "ewc", "online_ewc"):
 for method, s in searches.items():
     print(f"{s.best.label:<11} validation average by lam  " + "  ".join(f"{r.lam:g}: {r.val_score:.3f}" for r in s.results))
 
+# %% [markdown]
+# The curves are flat near their tops. Each point is an average over every task's validation
+# digits, so each gets a 95 % binomial interval, $1.96\sqrt{p(1-p)/N}$ with $N$ the number of those
+# digits (the methods are nudged sideways so that their bars do not hide each other). The bar is
+# for one point alone; two points scored on the same digits are compared more tightly by a paired
+# test (lesson 05). The cell under the figure says whether the neighbours of online EWC's star lie
+# inside its interval: if they do, the star is the best *measured* `lam`, not one shown to be better.
+
 # %%
+val_digits = sum(len(t.val) for t in tasks)
 fig = plots.sequence_sweep({s.best.label: s.results for s in searches.values()},
-                           {s.best.label: s.best for s in searches.values()})
+                           {s.best.label: s.best for s in searches.values()}, val_digits=val_digits)
+best = chosen["online_ewc"].val_score
+half = 1.96 * np.sqrt(best * (1 - best) / val_digits)
+others = [r.val_score for r in searches["online_ewc"].results if r.lam != chosen["online_ewc"].lam]
+print(f"{val_digits:,} validation digits: online EWC's star, {best:.3f}, has a 95% interval of ±{half:.3f}; "
+      f"{sum(abs(v - best) < half for v in others)} of its {len(others)} other lam values lie inside it")
 
 # %% [markdown]
 # ## Accuracy of every task after each step
@@ -157,9 +175,9 @@ print(format_table(rows, ("average", "learning", "bwt", "memory")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-by = {r["method"]: r for r in rows}
-print("online EWC forgets less than naive training, beyond the noise margin (BWT):", by["online_ewc"]["bwt"] - by["naive"]["bwt"] > margin)
-print("per-task EWC forgets less than naive training, beyond the noise margin (BWT):", by["ewc"]["bwt"] - by["naive"]["bwt"] > margin)
+bwt = {method: r.backward_transfer for method, r in chosen.items()}
+print("online EWC forgets less than naive training, beyond the noise margin (BWT):", bwt["online_ewc"] - bwt["naive"] > margin)
+print("per-task EWC forgets less than naive training, beyond the noise margin (BWT):", bwt["ewc"] - bwt["naive"] > margin)
 
 # %% [markdown]
 # Does online EWC end *better* than naive training, not only forget less? Both final models are
@@ -180,20 +198,21 @@ print(final_verdict.words)
 # ## Memory held as tasks accumulate
 
 # %%
-for r in chosen.values():
-    held = "  ".join(f"{h['arrays']:>2} arrays {h['bytes'] / 1e6:.2f} MB" for h in r.info["memory_history"])
-    print(f"{r.label:<11} after each task: {held}")
+held = {method: sequences.memory_held(r) for method, r in chosen.items()}  # a list of Held per method
+for method, history in held.items():
+    print(f"{chosen[method].label:<11} after each task: "
+          + "  ".join(f"{h.arrays:>2} arrays {h.megabytes:.2f} MB" for h in history))
 fig = plots.memory_growth(results)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-online, per_task = chosen["online_ewc"].info["memory_history"], chosen["ewc"].info["memory_history"]
+online, per_task = held["online_ewc"], held["ewc"]
 print("online EWC holds the same memory after 5 tasks as after 2:", online[4] == online[1])
 print("per-task EWC memory grows linearly with tasks:",
-      all(h == {"arrays": (k + 1) * per_task[0]["arrays"], "bytes": (k + 1) * per_task[0]["bytes"]}
+      all(h.arrays == (k + 1) * per_task[0].arrays and h.bytes == (k + 1) * per_task[0].bytes
           for k, h in enumerate(per_task)))
-print("after 5 tasks per-task EWC holds 5 times what online EWC holds:", per_task[4]["bytes"] == 5 * online[4]["bytes"])
-print("L2 holds theta* only, half of one EWC anchor:", 2 * chosen["l2"].memory["bytes"] == online[4]["bytes"])
+print("after 5 tasks per-task EWC holds 5 times what online EWC holds:", per_task[4].bytes == 5 * online[4].bytes)
+print("L2 holds theta* only, half of one EWC anchor:", 2 * held["l2"][4].bytes == online[4].bytes)
 
 # %% [markdown]
 # ## The reader's question: task C once task A's data is gone
@@ -212,9 +231,9 @@ print("L2 holds theta* only, half of one EWC anchor:", 2 * chosen["l2"].memory["
 b_only = sequences.run_sequence(tasks, setup, "online_ewc", chosen["online_ewc"].lam, gamma=0.001, first=first)
 after_c = {**results, "online EWC, B's Fisher only": b_only}
 for name, r in after_c.items():
-    row, mem = r.matrix.values[2], r.info["memory_history"][1]
+    row, mem = r.matrix.values[2], sequences.memory_held(r)[1]
     print(f"{name:<28} after C: A {row[0]:.3f}  B {row[1]:.3f}  C {row[2]:.3f}"
-          f"  | held while learning C: {mem['arrays']:>2} arrays, {mem['bytes'] / 1e6:.2f} MB")
+          f"  | held while learning C: {mem.arrays:>2} arrays, {mem.megabytes:.2f} MB")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -222,7 +241,7 @@ a_after_c = {name: r.matrix.values[2, 0] for name, r in after_c.items()}
 print("after task C, online EWC keeps at least as much of task A as naive training, within the noise margin:",
       a_after_c["online EWC"] > a_after_c["naive"] - margin)
 print("online EWC learnt C with one anchor, as per-task EWC holds after A alone:",
-      chosen["online_ewc"].info["memory_history"][1] == chosen["ewc"].info["memory_history"][0])
+      held["online_ewc"][1] == held["ewc"][0])
 print("keeping A's Fisher keeps task A after C no worse than B's Fisher alone, within the noise margin:",
       a_after_c["online EWC"] > a_after_c["online EWC, B's Fisher only"] - margin)
 
@@ -261,8 +280,8 @@ lam = chosen["online_ewc"].lam
 anchors = sequences.run_sequence(tasks, setup, "ewc", lam, first=first).info["anchors"]
 parts = per_task_ewc.penalty_decomposition(anchors[-1], anchors, lam)
 print(f"at the weights after P5, lam {lam:g}: the theta-dependent term (lam/2) F_sum (theta - theta_bar)^2 "
-      f"= {parts['about_centre']:.3f} nats, the norm of its gradient {parts['grad_norm']:.3f}; "
-      f"online EWC's penalty and gradient there: 0 and 0 (the constant spread, {parts['spread']:.3f}, moves nothing)")
+      f"= {parts.about_centre:.3f} nats, the norm of its gradient {parts.grad_norm:.3f}; "
+      f"online EWC's penalty and gradient there: 0 and 0 (the constant spread, {parts.spread:.3f}, moves nothing)")
 
 # %% [markdown]
 # With no new data at all, what does that pull alone do to the network? We run one task's worth
@@ -294,10 +313,10 @@ print(pull_verdict.words)
 # %%
 # NBVAL_CHECK_OUTPUT
 print("the per-task penalty is one quadratic about the centre plus the anchors' spread:",
-      abs(parts["total"] - parts["about_centre"] - parts["spread"]) < 1e-6 * max(parts["total"], 1e-12))
+      abs(parts.total - parts.about_centre - parts.spread) < 1e-6 * max(parts.total, 1e-12))
 online_anchor = Anchor(anchors[-1].theta, per_task_ewc.fisher_weighted_centre(anchors)[1])  # F_sum at the latest weights
 print("it is not zero where the last task ended, while online EWC's penalty is:",
-      parts["total"] > 0 and per_task_ewc.summed_penalty(anchors[-1], [online_anchor], lam) == 0)
+      parts.total > 0 and per_task_ewc.summed_penalty(anchors[-1], [online_anchor], lam) == 0)
 
 # %% [markdown]
 # The pull towards $\bar\theta$ grows as the anchors drift apart, because the latest weights sit
@@ -332,14 +351,22 @@ print("it is not zero where the last task ended, while online EWC's penalty is:"
 # %%
 print(f"* final accuracy on all five tasks: {final_verdict.words}")
 for key in ("ewc", "online_ewc", "l2"):
-    gap = by[key]["learning"] - by["naive"]["learning"]
-    words = (f"learns new tasks less well than naive training beyond the noise margin ({gap:+.3f})"
-             if gap < -margin else f"no difference in learning accuracy from naive training detected at "
-             f"this margin ({gap:+.3f}, margin {margin:.3f})")
-    print(f"* {by[key]['label']}: learning accuracy {by[key]['learning']:.3f} against naive {by['naive']['learning']:.3f}: {words}")
+    mine, base = chosen[key].learning_accuracy, chosen["naive"].learning_accuracy
+    words = (f"learns new tasks less well than naive training beyond the noise margin ({mine - base:+.3f})"
+             if mine - base < -margin else f"no difference in learning accuracy from naive training detected at "
+             f"this margin ({mine - base:+.3f}, margin {margin:.3f})")
+    print(f"* {chosen[key].label}: learning accuracy {mine:.3f} against naive {base:.3f}: {words}")
 print(f"* the per-task penalty alone, with no data: {pull_verdict.words}")
 
 # %% [markdown]
+# ## Check your understanding
+#
+# 1. Per-task EWC and online EWC with $\gamma = 1$ have the same stiffness $F_\Sigma$. What differs,
+#    and why does only one of them pull the network away from the task just learnt?
+# 2. A method's average accuracy beats naive training's. What must you read beside it before
+#    calling the method better?
+# 3. How many arrays does online EWC hold after 100 tasks, against 5? And per-task EWC?
+#
 # ## Exercises
 #
 # 1. Rerun the search for online EWC with `gamma=0.9` (`sequences.sequence_runner(..., gamma=0.9)`).
@@ -350,13 +377,42 @@ print(f"* the per-task penalty alone, with no data: {pull_verdict.words}")
 # 2. Train each task for 2 epochs instead of 5 (`setup.with_epochs(2)`). Does naive training forget
 #    less?
 # 3. How many tasks could per-task EWC hold in 100 MB with this network? And online EWC?
+# 4. **Write online EWC as published.** Fill in `online_update`, the running Fisher after a task,
+#    $F^* = \gamma F^*_\text{old} + F_\text{new}$ (just $F_\text{new}$ after the first task, when
+#    `fisher_old` is None), and `published_penalty`, Schwarz et al.'s penalty
+#    $\frac{\lambda}{2}\sum_i \gamma F^*_i (\theta_i - \theta^*_i)^2$ as a scalar tensor (the library's
+#    `OnlineEWC` leaves $\gamma$ out of the penalty, see "Three ways to remember"). Each takes and
+#    returns one array per trainable variable. `check_online_ewc` compares them with the library's
+#    `OnlineEWC` and `QuadraticPenalty` at $\gamma\lambda$, and says what differs.
+
+# %%
+import tensorflow as tf
+from ewc_helpers import exercises
+
+def online_update(fisher_old, fisher_new, gamma):
+    """The running Fisher after a task: gamma * F_old + F_new, one array per variable."""
+    raise NotImplementedError  # your code here
+
+def published_penalty(variables, theta_star, fisher_star, lam, gamma):
+    """lam / 2 * sum over all weights of gamma * F* * (theta - theta*)^2, a scalar tensor."""
+    raise NotImplementedError  # your code here
+
+check = exercises.check_online_ewc(online_update, published_penalty)
 
 # %% [markdown] solution
 # ## Solutions
 #
+# **Check your understanding.** (1) Where the pull points: per-task EWC is centred on the
+# Fisher-weighted mean $\bar\theta$ of all old anchors, online EWC on the latest weights; at the
+# weights just learnt online EWC's gradient is zero and per-task EWC's is not. (2) Its learning
+# accuracy beside naive training's (a method can keep old tasks by not learning new ones), and an
+# interval that excludes zero. (3) Online EWC: one anchor, two arrays per variable, after 5 tasks
+# as after 100. Per-task EWC: one anchor per task, 100 times as many arrays as after one task.
+#
 # **1.** A `gamma` below 1 shrinks old Fishers at every task, so old tasks should be held a little
 # less and new ones learnt a little more; the rows show how much on this run, with the published
-# form (`gamma F*`, run here as our penalty at `gamma × lam`) beside ours.
+# form (`gamma F*`, run here as our penalty at `gamma × lam`) beside ours, and the last two lines
+# answer the question for each form.
 
 # %% solution
 lam_online = chosen["online_ewc"].lam
@@ -365,10 +421,14 @@ g_pub = sequences.run_sequence(tasks, setup, "online_ewc", 0.9 * lam_online, gam
 for name, r in (("gamma 1", chosen["online_ewc"]), ("gamma 0.9, ours", g), ("gamma 0.9, published", g_pub)):
     print(f"{name:<21} average {r.average_accuracy:.3f}, learning {r.learning_accuracy:.3f}, "
           f"BWT {r.backward_transfer:+.3f}")
+for name, r in (("ours", g), ("published", g_pub)):
+    gain = r.learning_accuracy - chosen["online_ewc"].learning_accuracy
+    print(f"gamma 0.9 ({name}) {'helps' if gain > margin else 'hurts' if gain < -margin else 'does not detectably change'}"
+          f" the later tasks' learning accuracy at the noise margin ({gain:+.3f} against ±{margin:.3f})")
 
 # %% [markdown] solution
-# **2.** Fewer epochs per task move the weights less, so naive training forgets less and learns
-# each task a little less.
+# **2.** Fewer epochs per task move the weights less; the second line says, from this run, whether
+# naive training forgot less, beyond the noise margin, and what it cost on the diagonal.
 
 # %% solution
 short = setup.with_epochs(2)
@@ -376,6 +436,10 @@ naive2 = sequences.run_sequence(tasks, short, "naive")
 print(f"2 epochs: average {naive2.average_accuracy:.3f}, learning {naive2.learning_accuracy:.3f}, "
       f"BWT {naive2.backward_transfer:+.3f} | {setup.epochs_per_task} epochs: average {naive.average_accuracy:.3f}, "
       f"learning {naive.learning_accuracy:.3f}, BWT {naive.backward_transfer:+.3f}")
+less = naive2.backward_transfer - naive.backward_transfer
+print(f"with 2 epochs naive training {'forgets less' if less > margin else 'forgets more' if less < -margin else 'shows no difference in forgetting'}"
+      f" at the noise margin (BWT {less:+.3f} against ±{margin:.3f}), learning accuracy "
+      f"{naive2.learning_accuracy - naive.learning_accuracy:+.3f}")
 
 # %% [markdown] solution
 # **3.** One anchor holds two float32 copies of every weight; per-task EWC needs one anchor per
@@ -385,3 +449,25 @@ print(f"2 epochs: average {naive2.average_accuracy:.3f}, learning {naive2.learni
 anchor_bytes = chosen["online_ewc"].memory["bytes"]
 print(f"one anchor: {anchor_bytes / 1e6:.2f} MB; per-task EWC fits {int(100e6 // anchor_bytes)} tasks in 100 MB; "
       "online EWC fits any number")
+
+# %% [markdown] solution
+# **4.** Online EWC's update is one line per variable, and its published penalty is the quadratic
+# penalty of lesson 05 with $\gamma F^*$ in place of $F$. The last line applies it to this run's
+# running anchor: at $\gamma = 0.9$ the published penalty is exactly 0.9 times the library's at the
+# same `lam`, which is why a `lam` chosen on validation absorbs the difference.
+
+# %% solution
+def online_update(fisher_old, fisher_new, gamma):
+    if fisher_old is None:
+        return [np.asarray(f) for f in fisher_new]
+    return [gamma * old + new for old, new in zip(fisher_old, fisher_new)]
+
+def published_penalty(variables, theta_star, fisher_star, lam, gamma):
+    return lam / 2 * tf.add_n([tf.reduce_sum(gamma * f * (v - t) ** 2)
+                               for v, t, f in zip(variables, theta_star, fisher_star)])
+
+check = exercises.check_online_ewc(online_update, published_penalty)
+probe.set_weights(pulled)
+ours = float(per_task_ewc.summed_penalty(probe, [online_anchor], lam))
+theirs = float(published_penalty(probe.trainable_variables, online_anchor.theta, online_anchor.fisher, lam, 0.9))
+print(f"at the weights the per-task pull reached: published penalty {theirs:.3f}, ours {ours:.3f}, ratio {theirs / ours:.3f}")
