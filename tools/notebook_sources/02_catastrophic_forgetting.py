@@ -46,7 +46,8 @@ print("article (full MNIST): task A 0.9850")
 # Task B's accuracy is low: the model has never seen an odd digit. It can even fall *below* chance
 # (0.2). The model is not guessing at random: it gives each odd digit the label of the even digit
 # it resembles, and that label is usually not the odd digit's own. The cell below shows, for each
-# odd digit, the label the task-A model gives it most often:
+# odd digit, the label the task-A model gives it most often, and whether task B ended below
+# chance on this run:
 
 # %%
 x_b, y_b = tasks["B"].arrays("test")
@@ -56,6 +57,9 @@ for digit in (1, 3, 5, 7, 9):
     label = int(np.bincount(mine, minlength=5).argmax())
     print(f"odd digit {digit} (its label {digit // 2}): most often given label {label}, the label of "
           f"{2 * label}, in {np.mean(mine == label):.0%} of cases; right {np.mean(mine == digit // 2):.0%}")
+below = 0.2 - a.test["B"]
+print(f"task B {a.test['B']:.3f}, chance 0.2:", "below chance by more than the noise margin" if below > margin else
+      "below chance, but by less than the noise margin" if below > 0 else "not below chance", f"({margin:.3f})")
 
 # %% [markdown]
 # ## Phase 2: task B, naively
@@ -162,8 +166,9 @@ print(f"task A ended {after_b['A'] - 0.2:+.3f} from chance (0.2):",
       "above chance by more than the noise margin" if after_b["A"] > 0.2 + margin else "not above chance beyond the noise margin")
 
 # %% [markdown]
-# Task A need not fall all the way to chance: the two tasks share some structure (strokes, the
-# image's frame). But nothing in plain gradient descent protects what task A needed.
+# Task A need not fall all the way to chance, and the last line says where it ended on this run.
+# Forgetting is the drop from what was learnt, whatever floor it stops at: nothing in plain
+# gradient descent protects what task A needed.
 #
 # ## Check your understanding
 #
@@ -257,4 +262,5 @@ check = exercises.check_loss_curve(LossCurve, tasks)
 # **Check your understanding.** (1) `on_train_begin`, once before the first batch, and
 # `on_train_batch_end`, after every batch. (2) It is not guessing: it maps each odd digit to the
 # label of a similar even digit, which is systematically the wrong label. (3) On average, each
-# earlier task lost half of its accuracy (50 points) between just after it was learned and the end.
+# earlier task's accuracy fell by 0.5 (50 percentage points) between just after it was learned and
+# the end: from 0.95 to 0.45, say.
