@@ -59,7 +59,12 @@ print(f"SGD lr 0.1: lr*lam*F_max = {stability.stiffness(0.1, lam_adam, anchor0):
 #
 # **growth/step** below is the measured factor by which the stiffest weight's deviation from
 # `theta_A` changes per step: the geometric mean of `|d[t+1] / d[t]|` over steps 2 to 20 (or up to
-# the last finite step). Above 1 the deviation grows, below 1 it shrinks.
+# the last finite step). Above 1 the deviation grows, below 1 it shrinks. `stability_run` returns
+# a `StabilityRun`: read `run.stiffness`, `run.growth`, `run.finite`, ...
+#
+# > **Think!** From the `lr*lam*F_max` values printed above: which of the five runs will end with
+# > finite weights? In the first run, by about what factor will the stiffest weight's deviation
+# > grow per step?
 
 # %%
 sgd_setup = lambda lr: dataclasses.replace(setup, optimizer="sgd", learning_rate=lr)
@@ -69,12 +74,12 @@ cases = {"SGD 0.1, Adam's lam": (sgd, lam_adam), "SGD 0.1, lam at 1.5x limit": (
          "SGD, lr lowered": (slow, lam_adam), "Adam": (run["sweepers"][0], lam_adam)}
 stab = {name: stability.stability_run(sw, lam, anchor0) for name, (sw, lam) in cases.items()}
 for name, s in stab.items():
-    pred = f"{s['predicted_growth']:5.2f}" if s["stiffness"] > 2 and name != "Adam" else "  -  "
-    print(f"{name:<27} lr*lam*F_max {s['stiffness']:6.2f}  growth/step {s['growth']:6.2f} "
-          f"(predicted above the limit: {pred})  finite: {s['finite']}")
+    pred = f"{s.predicted_growth:5.2f}" if s.above_limit and name != "Adam" else "  -  "
+    print(f"{name:<27} lr*lam*F_max {s.stiffness:6.2f}  growth/step {s.growth:6.2f} "
+          f"(predicted above the limit: {pred})  finite: {s.finite}")
 
 # %%
-fig = plots.deviation_growth({name: s["deviations"] for name, s in stab.items()})
+fig = plots.deviation_growth({name: s.deviations for name, s in stab.items()})
 
 # %% [markdown]
 # Above the limit, the stiffest weight's deviation grows each step by almost exactly
@@ -88,11 +93,11 @@ fig = plots.deviation_growth({name: s["deviations"] for name, s in stab.items()}
 # NBVAL_CHECK_OUTPUT
 over, mild = stab["SGD 0.1, Adam's lam"], stab["SGD 0.1, lam at 1.5x limit"]
 below = [stab["SGD 0.1, lam clipped"], stab["SGD, lr lowered"]]
-print("SGD above the limit at Adam's lam does not end with finite weights:", over["stiffness"] > 2 and not over["finite"])
+print("SGD above the limit at Adam's lam does not end with finite weights:", over.above_limit and not over.finite)
 print("the measured growth per step matches |1 - lr*lam*F_max| within 5 %:",
-      all(abs(s["growth"] / s["predicted_growth"] - 1) < 0.05 for s in (over, mild)))
-print("below the limit (clipped lam or lowered lr) everything stays finite:", all(s["stiffness"] < 2 and s["finite"] for s in below))
-print("Adam at Adam's lam stays finite:", stab["Adam"]["finite"])
+      all(abs(s.growth / s.predicted_growth - 1) < 0.05 for s in (over, mild)))
+print("below the limit (clipped lam or lowered lr) everything stays finite:", all(not s.above_limit and s.finite for s in below))
+print("Adam at Adam's lam stays finite:", stab["Adam"].finite)
 
 # %% [markdown]
 # ## What staying below the limit costs
@@ -108,9 +113,21 @@ sgd_val = sensitivity.sweep_summary([sensitivity.sweep(r, sgd_lams) for r in sgd
 sgd_best, adam_best = sensitivity.best_row(sgd_val), sensitivity.best_row(val["EWC exact"])
 print(f"best mean val score: SGD {sgd_best['score']:.3f} (lam {sgd_best['lam']:.3g}), Adam {adam_best['score']:.3f} (lam {adam_best['lam']:g})")
 
+# %% [markdown]
+# For reference in the trade-off figures: naive training, the task-A model alone and lesson 01's
+# joint model, each trained with Adam and no dropout on every seed (validation, mean over seeds).
+
 # %%
-fig = plots.tradeoff({"Adam (lr 0.001)": val["EWC exact"], "SGD (lr 0.1), stable lams": sgd_val},
-                     title="EWC with the exact Fisher: Adam against stable SGD")
+mean_ab = lambda vals: tuple(float(np.mean([v[t] for v in vals])) for t in ("A", "B"))
+refs = {"naive": mean_ab([sw.run("naive").val for sw in run["sweepers"]]),
+        "A only": mean_ab([a.val for a in run["a_results"]]),
+        "joint": mean_ab([two_tasks.train_multitask(tasks, setup.with_seed(s)).val for s in run["seeds"]])}
+print("; ".join(f"{k}: val A {a:.3f}, B {b:.3f}" for k, (a, b) in refs.items()))
+
+# %%
+fig = plots.tradeoff({"EWC exact": val["EWC exact"], "EWC exact, SGD (lr 0.1), stable lams": sgd_val},
+                     chosen={"EWC exact": adam_best, "EWC exact, SGD (lr 0.1), stable lams": sgd_best},
+                     references=refs, title="EWC with the exact Fisher: Adam (lr 0.001, as in lessons 05-07) against stable SGD")
 
 # %% [markdown]
 # Whether stable SGD can match Adam depends on the data and the budget, so the lesson checks only
@@ -123,6 +140,10 @@ fig = plots.tradeoff({"Adam (lr 0.001)": val["EWC exact"], "SGD (lr 0.1), stable
 # The article added dropout (0.5) to its EWC model only, and wrote that it was important. A fair
 # test keeps everything else fixed: the same seeds, budget and exact Fisher (computed with dropout
 # switched off, as always), the same `lam` grid, and `lam` chosen on validation for each variant.
+#
+# > **Think!** Dropout makes task A's features more redundant. Will EWC with dropout keep a
+# > better mean of A and B at its best `lam`, a worse one, or will we be unable to tell on three
+# > seeds?
 
 # %%
 drop = sensitivity.seed_sweeps(tasks, setup, run["seeds"], {"EWC exact": ("exact", GRIDS["exact"])}, dropout=0.5)
@@ -131,7 +152,8 @@ print(f"best mean val score: without dropout {adam_best['score']:.3f} ± {adam_b
       f"with dropout {sensitivity.best_row(drop_val)['score']:.3f} ± {sensitivity.best_row(drop_val)['score_std']:.3f} "
       f"(lam {sensitivity.best_row(drop_val)['lam']:g})")
 fig = plots.tradeoff({"EWC exact": val["EWC exact"], "EWC exact + dropout 0.5": drop_val},
-                     title="dropout 0.5 in both phases, same seeds and grid")
+                     chosen={"EWC exact": adam_best, "EWC exact + dropout 0.5": sensitivity.best_row(drop_val)},
+                     references=refs, title="dropout 0.5 in both phases, same seeds and grid (references without dropout)")
 
 # %% [markdown]
 # Each seed trained both variants from its own seed, so we compare them paired by seed: the test
@@ -164,6 +186,14 @@ print(f"* stable SGD (lr 0.1, lam up to the limit) reached a best validation sco
 print(f"* dropout 0.5, measured fairly (same seeds, budget and grid): {drop_verdict.words}")
 
 # %% [markdown]
+# ## Check your understanding
+#
+# 1. One SGD step on the penalty multiplies a weight's deviation by `1 - lr × lam × F`. For which
+#    values of `k = lr × lam × F` does the deviation overshoot `theta_A` but still shrink?
+# 2. Why does the *stiffest* weight set the limit for the whole network?
+# 3. Why must `lam` be chosen on validation separately for EWC with and without dropout, rather
+#    than compared at one shared `lam`?
+#
 # ## Exercises
 #
 # 1. Predict from `F_max` which `lam` values diverge with SGD at `lr = 0.3`, then check one.
@@ -171,6 +201,23 @@ print(f"* dropout 0.5, measured fairly (same seeds, budget and grid): {drop_verd
 #    `d[t+1] = (1 + m - k) d[t] - m d[t-1]` with `k = lr × lam × F` and `m = 0.9`, for `k` near 2
 #    and near 4.
 # 3. Compare EWC with and without dropout at one `lam` on the test split, over the three seeds.
+# 4. **Write SGD on the penalty.** Fill in `my_penalty_descent(deviation, lr, lam, fisher, steps)`:
+#    start a `tf.Variable` at `theta_A + deviation` (take `theta_A = 0`), and take `steps` plain
+#    SGD steps (`keras.optimizers.SGD`) on the penalty `(lam / 2) sum F (theta - theta_A)^2` alone,
+#    its gradient from a `tf.GradientTape`. Return the deviations, the start and one row per step.
+#    `check_penalty_descent` compares them with `1 - lr × lam × F` per step and tells you what
+#    differs. Then use it to predict the growth per step of the first seed's runs above.
+
+# %%
+import keras
+import tensorflow as tf
+from ewc_helpers import exercises
+
+def my_penalty_descent(deviation, lr, lam, fisher, steps):
+    """Deviations theta - theta_A after 0, 1, ..., steps SGD steps on the penalty alone, shape (steps + 1, n)."""
+    raise NotImplementedError  # your code here
+
+check = exercises.check_penalty_descent(my_penalty_descent)
 
 # %% [markdown] solution
 # ## Solutions
@@ -180,14 +227,17 @@ print(f"* dropout 0.5, measured fairly (same seeds, budget and grid): {drop_verd
 
 # %% solution
 fast = two_tasks.LamSweeper(model_a0, tasks, sgd_setup(0.3))
-lam3 = 1.2 * stability.max_stable_lam(0.3, anchor0)
-s = stability.stability_run(fast, lam3, anchor0)
-print(f"lr 0.3, lam {lam3:.3g}: lr*lam*F_max {s['stiffness']:.2f}, growth {s['growth']:.2f}, predicted {s['predicted_growth']:.2f}")
+limit3 = stability.max_stable_lam(0.3, anchor0)
+s = stability.stability_run(fast, 1.2 * limit3, anchor0)
+print(f"lr 0.3: every lam above {limit3:.3g} should diverge. At lam {s.lam:.3g}: lr*lam*F_max {s.stiffness:.2f}, "
+      f"growth/step {s.growth:.2f}, predicted {s.predicted_growth:.2f}")
+print(f"the deviation grows ({s.growth:.2f} > 1) as predicted:", s.growth > 1,
+      f"| within 5 % of |1 - lr*lam*F_max|:", abs(s.growth / s.predicted_growth - 1) < 0.05)
 
 # %% [markdown] solution
 # **2.** With momentum `m`, the deviation follows a two-step recurrence
 # `d[t+1] = (1 + m - k) d[t] - m d[t-1]` with `k = lr × lam × F`; it is stable for `k < 2 (1 + m)`,
-# so momentum 0.9 moves the limit from 2 to 3.8.
+# so momentum 0.9 should move the limit from 2 to 3.8. The simulation:
 
 # %% solution
 def heavy_ball(k, m=0.9, steps=200):
@@ -195,15 +245,56 @@ def heavy_ball(k, m=0.9, steps=200):
     for _ in range(steps):
         d.append((1 + m - k) * d[-1] - m * d[-2])
     return abs(d[-1])
-print({k: f"{heavy_ball(k):.3g}" for k in (1.0, 3.0, 3.7, 3.9)})
+ends = {k: heavy_ball(k) for k in (1.0, 2.1, 3.0, 3.7, 3.9)}
+print("|d| after 200 steps:", {k: f"{v:.3g}" for k, v in ends.items()})
+print("shrinks at k = 2.1, above plain SGD's limit:", ends[2.1] < 1, "| shrinks at 3.7:", ends[3.7] < 1,
+      "| grows at 3.9:", ends[3.9] > 1, "-> the limit lies between 3.7 and 3.9, as 2 (1 + m) = 3.8 says")
 
 # %% [markdown] solution
-# **3.** At one `lam`, the test accuracies with and without dropout, per seed; differences
-# smaller than the noise margin of the test split are not evidence.
+# **3.** At Adam's chosen `lam`, the test score (mean of A and B) with and without dropout,
+# paired by seed, with a 95 % interval and the same margin as above:
 
 # %% solution
+from ewc_helpers import compare_seeds
+
 lam = adam_best["lam"]
-plain = sensitivity.at_lam(run["sweeps"]["EWC exact"], lam)
-dropped = sensitivity.at_lam(drop["sweeps"]["EWC exact"], lam)
-for s, (p, d) in zip(run["seeds"], zip(plain, dropped)):
-    print(f"seed {s}: without A {p.test['A']:.3f} B {p.test['B']:.3f} | with dropout A {d.test['A']:.3f} B {d.test['B']:.3f}")
+plain = sensitivity.scores_at(run["sweeps"]["EWC exact"], lam, "test")
+dropped = sensitivity.scores_at(drop["sweeps"]["EWC exact"], lam, "test")
+for seed, p, d in zip(run["seeds"], plain, dropped):
+    print(f"seed {seed}: test score without dropout {p:.3f}, with dropout {d:.3f}")
+print(f"at lam {lam:g}:", compare_seeds(dropped, plain, m, names=("EWC + dropout", "EWC")).words)
+
+# %% [markdown] solution
+# **4.** One SGD step of a Keras optimizer on the penalty alone; then the growth per step it
+# predicts for the stiffest weight of each SGD run of the first seed, beside the measured one:
+
+# %% solution
+def my_penalty_descent(deviation, lr, lam, fisher, steps):
+    theta = tf.Variable(tf.constant(deviation, tf.float32))  # theta_A = 0
+    fisher, sgd, out = tf.constant(fisher, tf.float32), keras.optimizers.SGD(learning_rate=lr), [deviation]
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            penalty = lam / 2 * tf.reduce_sum(fisher * theta ** 2)
+        sgd.apply_gradients([(tape.gradient(penalty, theta), theta)])
+        out.append(theta.numpy().copy())
+    return np.array(out)
+
+check = exercises.check_penalty_descent(my_penalty_descent)
+
+# %% solution
+for name, run_ in stab.items():
+    if run_.optimizer == "sgd":
+        d = my_penalty_descent(np.array([1.0]), run_.lr, run_.lam, np.array([f_max]), 5)
+        simulated = float(abs(d[-1, 0] / d[0, 0]) ** (1 / 5))
+        print(f"{name:<27} simulated {simulated:6.2f}, measured {run_.growth:6.2f}:",
+              "both grow" if simulated > 1 and run_.growth > 1 else
+              f"the penalty alone shrinks it; with task B's gradient it ends finite: {run_.finite}" if simulated < 1
+              else "they differ")
+
+# %% [markdown] solution
+# **Check your understanding.** (1) For `1 < k < 2` the factor `1 - k` lies between -1 and 0: the
+# step overshoots `theta_A` (the sign flips) but the size shrinks. (2) Every weight must stay below
+# its own limit `2 / (lr × lam × F_i)`; the weight with the largest `F` has the smallest limit, so it
+# fails first. (3) Each variant's best trade-off sits at its own `lam`: one shared `lam` could be
+# well chosen for one and poor for the other, and the comparison would measure the choice of
+# `lam`, not dropout.
