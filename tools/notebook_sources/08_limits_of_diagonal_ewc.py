@@ -33,18 +33,18 @@ tasks = make_tasks(load_mnist())
 setup = lesson_setup(tasks["A"])
 run = sensitivity.seed_sweeps(tasks, setup, lesson_seeds(3), {"EWC exact": ("exact", GRIDS["exact"]),
                                                         "L2": (None, GRIDS[None])})
-best = {r["label"]: r for r in sensitivity.sensitivity_table(run["sweeps"])}
+best = {r.label: r for r in sensitivity.sensitivity_table(run.sweeps)}
 
 # %% [markdown]
 # ## Where does the Fisher sit?
 
 # %%
-mass = [movement.fisher_mass(a["exact"]) for a in run["anchors"]]
+mass = [movement.fisher_mass(a["exact"]) for a in run.anchors]
 print(mass[0])
 for layer in ("hidden", "output"):
     share = np.mean([m[layer].mass for m in mass])
     print(f"{layer:<6} layer: {share:6.1%} of the Fisher, {mass[0][layer].parameters:6.1%} of the weights")
-zero = np.mean([np.mean(a["exact"].fisher[0] == 0) for a in run["anchors"]])
+zero = np.mean([np.mean(a["exact"].fisher[0] == 0) for a in run.anchors])
 print(f"first-layer weights with a Fisher of exactly 0: {zero:.1%}")
 
 # %% [markdown]
@@ -64,17 +64,17 @@ print(f"first-layer weights with a Fisher of exactly 0: {zero:.1%}")
 
 # %%
 models, reports = {"naive": [], "L2": [], "EWC exact": []}, {"naive": [], "L2": [], "EWC exact": []}
-for sweeper, anchors in zip(run["sweepers"], run["anchors"]):
+for sweeper, anchors in zip(run.sweepers, run.anchors):
     for name, method in (("naive", "naive"), ("L2", "l2"), ("EWC exact", "ewc")):
-        lam = best[name]["lam"] if name in best else 0.0
+        lam = best[name].lam if name in best else 0.0
         model = sweeper.run(method, lam, anchors["exact"], keep_model=True).model
         models[name].append(model)
         reports[name].append(movement.movement_report(model, anchors["exact"], tasks))
 print(reports["EWC exact"][0])
 
 # %%
-fig = plots.movement_vs_fisher({name: ms[0] for name, ms in models.items()}, run["anchors"][0]["exact"],
-                               run["anchors"][0]["exact"].fisher, title="seed 0: each weight's move against its Fisher")
+fig = plots.movement_vs_fisher({name: ms[0] for name, ms in models.items()}, run.anchor("exact"),
+                               run.anchor("exact").fisher, title="seed 0: each weight's move against its Fisher")
 
 # %% [markdown]
 # L2 pulls every weight with the same force, so the weights task B pushes hardest, which are often
@@ -134,7 +134,7 @@ print("along EWC's move the full Fisher predicts a larger loss rise than the dia
 # > layer on the new features, or the old *hidden* layer under the new output layer?
 
 # %%
-a_val = np.mean([a.val["A"] for a in run["a_results"]])
+a_val = np.mean([a.val["A"] for a in run.a_results])
 print(f"silent units on task A: {np.mean([r.dead_units for r in reports['naive']]):.1f} of 128 (mean over seeds)")
 print(f"task A validation accuracy at theta_A: {a_val:.3f}; after B, and with one part put back to theta_A:")
 for name, rs in reports.items():
@@ -238,7 +238,7 @@ check = exercises.check_fisher_quadratic(my_quadratic_forms)
 # **1.** Sum the squared moves of the zero-Fisher weights and divide by the total.
 
 # %% solution
-anchor0, ewc0 = run["anchors"][0]["exact"], models["EWC exact"][0]
+anchor0, ewc0 = run.anchor("exact"), models["EWC exact"][0]
 moves = [(v.numpy() - t) ** 2 for v, t in zip(ewc0.trainable_variables, anchor0.theta)]
 zero_share = sum(float(m[f == 0].sum()) for m, f in zip(moves, anchor0.fisher)) / sum(float(m.sum()) for m in moves)
 print(f"share of EWC's squared move on weights with F = 0 (first seed): {zero_share:.1%}, "
@@ -252,16 +252,16 @@ print(f"share of EWC's squared move on weights with F = 0 (first seed): {zero_sh
 from ewc_helpers import accuracies, ewc_penalty, fit_task, l2_penalty, set_seed
 from ewc_helpers.studies.common import new_model
 
-s0 = run["sweepers"][0].setup  # the first seed's setup, as its sweeps used it
+s0 = run.sweepers[0].setup  # the first seed's setup, as its sweeps used it
 
 def ewc_on_b(*extra):
     set_seed(s0.seed + 1)
-    model = new_model(s0, weights=run["a_results"][0].model.get_weights())
+    model = new_model(s0, weights=run.a_results[0].model.get_weights())
     fit_task(model, tasks["B"], epochs=s0.epochs_b, batch_size=s0.batch_size, seed=s0.seed + 1,
-             penalties=[ewc_penalty(anchor0, best["EWC exact"]["lam"]), *extra])
+             penalties=[ewc_penalty(anchor0, best["EWC exact"].lam), *extra])
     return model, movement.movement_report(model, anchor0, tasks)
 
-pair = {"EWC alone": ewc_on_b(), "EWC + weak L2": ewc_on_b(l2_penalty(anchor0, best["L2"]["lam"] / 10))}
+pair = {"EWC alone": ewc_on_b(), "EWC + weak L2": ewc_on_b(l2_penalty(anchor0, best["L2"].lam / 10))}
 
 # %% solution
 for name, (m, rep) in pair.items():
