@@ -31,7 +31,7 @@ tasks = make_tasks(load_mnist())
 setup = lesson_setup(tasks["A"])
 run = sensitivity.seed_sweeps(tasks, setup, lesson_seeds(3), {"EWC exact": ("exact", GRIDS["exact"]),
                                                         "L2": (None, GRIDS[None])})
-val = {k: sensitivity.sweep_summary(v, "val") for k, v in run["sweeps"].items()}
+val = {k: sensitivity.sweep_summary(v, "val") for k, v in run.sweeps.items()}
 
 # %% [markdown]
 # ## The stability limit of a stiff penalty
@@ -44,9 +44,9 @@ val = {k: sensitivity.sweep_summary(v, "val") for k, v in run["sweeps"].items()}
 # running size, so no weight moves much more than `lr` per step however stiff the penalty is.
 
 # %%
-anchor0, model_a0 = run["anchors"][0]["exact"], run["a_results"][0].model
+anchor0, model_a0 = run.anchor("exact"), run.a_results[0].model
 f_max = max(float(f.max()) for f in anchor0.fisher)
-lam_adam = sensitivity.best_row(val["EWC exact"])["lam"]
+lam_adam = sensitivity.best_row(val["EWC exact"]).lam
 print(f"first seed: F_max = {f_max:.3g}; Adam's best lam = {lam_adam:g}")
 print(f"SGD lr 0.1: lr*lam*F_max = {stability.stiffness(0.1, lam_adam, anchor0):.2f} at Adam's lam; "
       f"largest stable lam 2/(lr*F_max) = {stability.max_stable_lam(0.1, anchor0):.0f}")
@@ -71,7 +71,7 @@ sgd_setup = lambda lr: dataclasses.replace(setup, optimizer="sgd", learning_rate
 sgd, slow = (two_tasks.LamSweeper(model_a0, tasks, sgd_setup(lr)) for lr in (0.1, 1 / (lam_adam * f_max)))
 cases = {"SGD 0.1, Adam's lam": (sgd, lam_adam), "SGD 0.1, lam at 1.5x limit": (sgd, 3 / (0.1 * f_max)),
          "SGD 0.1, lam clipped": (sgd, stability.max_stable_lam(0.1, anchor0, margin=0.5)),
-         "SGD, lr lowered": (slow, lam_adam), "Adam": (run["sweepers"][0], lam_adam)}
+         "SGD, lr lowered": (slow, lam_adam), "Adam": (run.sweepers[0], lam_adam)}
 stab = {name: stability.stability_run(sw, lam, anchor0) for name, (sw, lam) in cases.items()}
 for name, s in stab.items():
     pred = f"{s.predicted_growth:5.2f}" if s.above_limit and name != "Adam" else "  -  "
@@ -105,24 +105,22 @@ print("Adam at Adam's lam stays finite:", stab["Adam"].finite)
 # Over all seeds, SGD at `lr = 0.1` with every `lam` it can take stably, against Adam's curve:
 
 # %%
-limit = min(stability.max_stable_lam(0.1, a["exact"], margin=0.75) for a in run["anchors"])
+limit = min(stability.max_stable_lam(0.1, a["exact"], margin=0.75) for a in run.anchors)
 sgd_lams = tuple(float(f"{limit * f:.2g}") for f in (0.03, 0.1, 0.3, 1.0))
 sgd_sweeps = [two_tasks.LamSweeper(a.model, tasks, dataclasses.replace(sgd_setup(0.1), seed=s))
-              .runner("ewc", anchors["exact"]) for s, a, anchors in zip(run["seeds"], run["a_results"], run["anchors"])]
+              .runner("ewc", anchors["exact"]) for s, a, anchors in zip(run.seeds, run.a_results, run.anchors)]
 sgd_val = sensitivity.sweep_summary([sensitivity.sweep(r, sgd_lams) for r in sgd_sweeps], "val")
 sgd_best, adam_best = sensitivity.best_row(sgd_val), sensitivity.best_row(val["EWC exact"])
-print(f"best mean val score: SGD {sgd_best['score']:.3f} (lam {sgd_best['lam']:.3g}), Adam {adam_best['score']:.3f} (lam {adam_best['lam']:g})")
+print(f"best mean val score: SGD {sgd_best.score:.3f} (lam {sgd_best.lam:.3g}), Adam {adam_best.score:.3f} (lam {adam_best.lam:g})")
 
 # %% [markdown]
 # For reference in the trade-off figures: naive training, the task-A model alone and lesson 01's
 # joint model, each trained with Adam and no dropout on every seed (validation, mean over seeds).
 
 # %%
-mean_ab = lambda vals: tuple(float(np.mean([v[t] for v in vals])) for t in ("A", "B"))
-refs = {"naive": mean_ab([sw.run("naive").val for sw in run["sweepers"]]),
-        "A only": mean_ab([a.val for a in run["a_results"]]),
-        "joint": mean_ab([two_tasks.train_multitask(tasks, setup.with_seed(s)).val for s in run["seeds"]])}
-print("; ".join(f"{k}: val A {a:.3f}, B {b:.3f}" for k, (a, b) in refs.items()))
+references = sensitivity.reference_points(run, tasks, setup)  # naive, A only, joint: mean over the seeds
+print(references)
+refs = references.as_dict()
 
 # %%
 fig = plots.tradeoff({"EWC exact": val["EWC exact"], "EWC exact, SGD (lr 0.1), stable lams": sgd_val},
@@ -146,11 +144,11 @@ fig = plots.tradeoff({"EWC exact": val["EWC exact"], "EWC exact, SGD (lr 0.1), s
 # > seeds?
 
 # %%
-drop = sensitivity.seed_sweeps(tasks, setup, run["seeds"], {"EWC exact": ("exact", GRIDS["exact"])}, dropout=0.5)
-drop_val = sensitivity.sweep_summary(drop["sweeps"]["EWC exact"], "val")
-print(f"best mean val score: without dropout {adam_best['score']:.3f} ± {adam_best['score_std']:.3f} (lam {adam_best['lam']:g}), "
-      f"with dropout {sensitivity.best_row(drop_val)['score']:.3f} ± {sensitivity.best_row(drop_val)['score_std']:.3f} "
-      f"(lam {sensitivity.best_row(drop_val)['lam']:g})")
+drop = sensitivity.seed_sweeps(tasks, setup, run.seeds, {"EWC exact": ("exact", GRIDS["exact"])}, dropout=0.5)
+drop_val = sensitivity.sweep_summary(drop.sweeps["EWC exact"], "val")
+print(f"best mean val score: without dropout {adam_best.score:.3f} ± {adam_best.score_std:.3f} (lam {adam_best.lam:g}), "
+      f"with dropout {sensitivity.best_row(drop_val).score:.3f} ± {sensitivity.best_row(drop_val).score_std:.3f} "
+      f"(lam {sensitivity.best_row(drop_val).lam:g})")
 fig = plots.tradeoff({"EWC exact": val["EWC exact"], "EWC exact + dropout 0.5": drop_val},
                      chosen={"EWC exact": adam_best, "EWC exact + dropout 0.5": sensitivity.best_row(drop_val)},
                      references=refs, title="dropout 0.5 in both phases, same seeds and grid (references without dropout)")
@@ -165,8 +163,8 @@ from ewc_helpers import noise_margin
 
 m = noise_margin(len(tasks["A"].test) + len(tasks["B"].test))
 drop_verdict = sensitivity.compare_at_best(
-    {"EWC + dropout": drop["sweeps"]["EWC exact"], "EWC": run["sweeps"]["EWC exact"]},
-    [{"label": "EWC + dropout", "lam": sensitivity.best_row(drop_val)["lam"]}, {"label": "EWC", "lam": adam_best["lam"]}],
+    {"EWC + dropout": drop.sweeps["EWC exact"], "EWC": run.sweeps["EWC exact"]},
+    [{"label": "EWC + dropout", "lam": sensitivity.best_row(drop_val).lam}, {"label": "EWC", "lam": adam_best.lam}],
     "EWC + dropout", "EWC", m)
 print(drop_verdict.words)
 
@@ -181,8 +179,8 @@ print(drop_verdict.words)
 #   limit it stays finite, and Adam, which normalises its steps, stays finite at any `lam`.
 
 # %%
-print(f"* stable SGD (lr 0.1, lam up to the limit) reached a best validation score of {sgd_best['score']:.3f}, "
-      f"Adam {adam_best['score']:.3f} on the same budget")
+print(f"* stable SGD (lr 0.1, lam up to the limit) reached a best validation score of {sgd_best.score:.3f}, "
+      f"Adam {adam_best.score:.3f} on the same budget")
 print(f"* dropout 0.5, measured fairly (same seeds, budget and grid): {drop_verdict.words}")
 
 # %% [markdown]
@@ -257,10 +255,10 @@ print("shrinks at k = 2.1, above plain SGD's limit:", ends[2.1] < 1, "| shrinks 
 # %% solution
 from ewc_helpers import compare_seeds
 
-lam = adam_best["lam"]
-plain = sensitivity.scores_at(run["sweeps"]["EWC exact"], lam, "test")
-dropped = sensitivity.scores_at(drop["sweeps"]["EWC exact"], lam, "test")
-for seed, p, d in zip(run["seeds"], plain, dropped):
+lam = adam_best.lam
+plain = sensitivity.scores_at(run.sweeps["EWC exact"], lam, "test")
+dropped = sensitivity.scores_at(drop.sweeps["EWC exact"], lam, "test")
+for seed, p, d in zip(run.seeds, plain, dropped):
     print(f"seed {seed}: test score without dropout {p:.3f}, with dropout {d:.3f}")
 print(f"at lam {lam:g}:", compare_seeds(dropped, plain, m, names=("EWC + dropout", "EWC")).words)
 
