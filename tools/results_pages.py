@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: page -> the shipped results it shows (block name = results file or folder name)
 PAGES = {ROOT / "docs" / "results.md": ["article_embedded.json", "permuted5_embedded.json",
                                          "scenarios_short_embedded.json"],
-         ROOT / "docs" / "protocols.md": ["scenarios_hsu2018_standin"]}
+         ROOT / "docs" / "protocols.md": ["scenarios_hsu2018_standin", "scenarios_hsu2018_standin_task.json",
+                                          "scenarios_vandeven2019_standin_class.json"]}
 #: results files of ``reproduce --suite article|permuted --json`` -> their suite
 SUITE_FILES = {"article_embedded.json": "article", "permuted5_embedded.json": "permuted"}
 

@@ -205,7 +205,8 @@ def report_from_folder(out, protocol, settings, methods, seeds: int, lams: dict,
     table = "\n\n".join(tables)
     table += (f"\n\nHsu et al.'s orderings on these runs (paired by seed, 95% t interval; level = inside ±{delta:g}):\n"
               + "\n".join(f"  {f['status']}: {f['claim']}\n"
-                          + "\n".join(f"      {w}" for w in f["verdicts"]) for f in found))
+                          + "\n".join(f"      {w}" for w in f["verdicts"]) for f in found)
+              + ("" if found else "  none tested: an ordering needs at least 2 seeds of both methods"))
     last = manifest["runs"][-1] if manifest.get("runs") else {}
     provenance = {"command": last.get("command"), "date": last.get("date"), "runs": manifest.get("runs", []),
                   "package_version": manifest["identity"].get("package_version"),
