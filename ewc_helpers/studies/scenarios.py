@@ -343,12 +343,15 @@ def findings(rows: dict, n_test: int) -> list:
 @dataclass(frozen=True)
 class Finding:
     """One published ordering tested on a suite: the ``claim``, its ``source`` and whether it
-    ``holds`` on these seeds, with the paired ``verdicts`` it rests on."""
+    ``holds`` on these seeds, with the paired ``verdicts`` it rests on. ``status`` is "reproduced",
+    "contradicted" (a paired interval goes against it) or "not established" (the seeds cannot
+    decide)."""
 
     claim: str
     holds: bool
     source: str = ""
     verdicts: tuple = ()
+    status: str = ""
 
     def __repr__(self) -> str:
         return f"Finding({'holds' if self.holds else 'not established'}: {self.claim})"
@@ -422,7 +425,8 @@ def read_results(path, name: str = "") -> SuiteResults:
 
     report = scenario_suite.load_report(path)
     p, data = report["provenance"], report["provenance"]["data"]
-    findings = tuple(Finding(f["claim"], bool(f["holds"]), f.get("source", ""), tuple(f.get("verdicts", ())))
+    findings = tuple(Finding(f["claim"], bool(f["holds"]), f.get("source", ""), tuple(f.get("verdicts", ())),
+                             f.get("status") or ("reproduced" if f["holds"] else "not established"))
                      for f in report["findings"])
     return SuiteResults(name or str(path), report["table"], data["source"], int(data["train"]), p["date"],
                         p["package_version"], p["command"], findings, report["rows"], dict(report["lams"]))
