@@ -160,7 +160,6 @@ def check_l2_penalty(penalty_fn, verbose: bool = True) -> Check:
     try:
         with tf.GradientTape() as tape:
             got = penalty_fn(variables, theta_a, lam)
-        grads = tape.gradient(got, variables) if got is not None else None
     except Exception as err:  # noqa: BLE001
         return _report(False, _raised(err), verbose)
     if got is None:
@@ -170,6 +169,14 @@ def check_l2_penalty(penalty_fn, verbose: bool = True) -> Check:
         return _report(False, f"the penalty must be one number (a scalar); got shape {got_value.shape}: "
                               "sum over every weight of every array", verbose)
     got_value = float(got_value.reshape(()))
+    if not tf.is_tensor(got):
+        return _report(False, f"the penalty is a {type(got).__name__}, not a TensorFlow tensor: compute it "
+                              "with TensorFlow operations (tf.reduce_sum, tf.square) on the variables, so "
+                              "that its gradient can flow back to the weights", verbose)
+    try:
+        grads = tape.gradient(got, variables)
+    except Exception as err:  # noqa: BLE001
+        return _report(False, _raised(err), verbose)
     if not np.isclose(got_value, want, rtol=1e-5):
         ratio = got_value / want if want else float("nan")
         norms = lam / 2 * sum(float(np.sqrt(np.sum(d ** 2))) for d in diffs)
@@ -215,6 +222,14 @@ def check_output_layer_fisher(fisher_fn, model, x, y, verbose: bool = True) -> C
         if np.any(g < 0):
             return _report(False, f"the {part}'s Fisher has negative entries: a Fisher is a mean of "
                                   "squares", verbose)
+    # the squared gradient of the label's logit (log_softmax left out) has the labels' frequencies
+    # as its bias Fisher: name that slip before any other
+    frequencies = np.bincount(y.astype(int), minlength=want[1].shape[0]) / len(y)
+    if not np.allclose(got[1], want[1], rtol=0, atol=1e-4 * float(np.max(want[1]))) and np.allclose(
+            got[1], frequencies, rtol=0, atol=1e-3):
+        return _report(False, "the bias's Fisher equals the labels' frequencies: that is the squared gradient "
+                              "of the label's logit, not of log p(y | x); the model outputs logits, so apply "
+                              "tf.nn.log_softmax before picking the label's entry", verbose)
     for part, g, w in zip(("kernel", "bias"), got, want):
         scale = float(np.max(w))
         if not np.allclose(g, w, rtol=0, atol=1e-4 * scale):

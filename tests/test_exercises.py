@@ -80,6 +80,8 @@ def right_l2(variables, theta_a, lam):
     (lambda v, t, lam: [right_l2(v, t, lam)] * 2, "scalar"),
     (lambda v, t, lam: tf.constant(float(right_l2(v, t, lam))), "no gradient"),
     (lambda v, t, lam: None, "returns None"),
+    (lambda v, t, lam: lam / 2 * sum(float(np.sum((np.asarray(a) - b) ** 2)) for a, b in zip(v, t)),
+     "not a TensorFlow tensor"),
 ])
 def test_l2_wrong_answers(wrong, words):
     check = check_l2_penalty(wrong, verbose=False)
@@ -114,6 +116,16 @@ def batch_sum_fisher(model, x, y):
     return [g.numpy() ** 2 for g in grads]
 
 
+def logit_not_log_prob_fisher(model, x, y):
+    """The slip of squaring the gradient of the label's logit, log_softmax left out."""
+    h = x
+    for layer in model.layers[:-1]:
+        h = layer(h)
+    onehot = tf.one_hot(y, 5)
+    n = len(y)
+    return (tf.einsum("ni,nj->ij", h ** 2, onehot) / n).numpy(), (tf.reduce_sum(onehot, 0) / n).numpy()
+
+
 @pytest.fixture(scope="module")
 def small_model(tasks):
     set_seed(0)
@@ -132,6 +144,7 @@ def test_fisher_right_answer(small_model):
     (lambda m, x, y: [f[:, :2] if f.ndim == 2 else f for f in right_fisher(m, x, y)], "shape"),
     (lambda m, x, y: [-f for f in right_fisher(m, x, y)], "negative"),
     (lambda m, x, y: None, "two arrays"),
+    (lambda m, x, y: logit_not_log_prob_fisher(m, x, y), "log_softmax"),
 ])
 def test_fisher_wrong_answers(small_model, wrong, words):
     check = check_output_layer_fisher(wrong, *small_model, verbose=False)
