@@ -198,6 +198,24 @@ def check_l2_penalty(penalty_fn, verbose: bool = True) -> Check:
 
 
 # --------------------------------------------------------------------------- lesson 05
+def _layer_fisher_answer(call, want) -> tuple:
+    """Call a student's layer-Fisher function: ``(arrays, None)`` when it returned a kernel and a
+    bias array of the expected shapes with no negative entry, else ``(None, what is wrong)``."""
+    try:
+        got = call()
+    except Exception as err:  # noqa: BLE001
+        return None, _raised(err)
+    if got is None or len(got) != 2:
+        return None, "return two arrays: the kernel's Fisher and the bias's Fisher"
+    got = [np.asarray(g, np.float64) for g in got]
+    for part, g, w in zip(("kernel", "bias"), got, want):
+        if g.shape != w.shape:
+            return None, f"the {part}'s Fisher has shape {g.shape}, expected {w.shape}"
+        if np.any(g < 0):
+            return None, f"the {part}'s Fisher has negative entries: a Fisher is a mean of squares"
+    return got, None
+
+
 def check_output_layer_fisher(fisher_fn, model, x, y, verbose: bool = True) -> Check:
     """Check ``fisher_fn(model, x, y) -> (kernel_F, bias_F)``: the empirical diagonal Fisher of the
     model's last Dense layer (the mean over examples of the squared gradient of
@@ -209,19 +227,9 @@ def check_output_layer_fisher(fisher_fn, model, x, y, verbose: bool = True) -> C
     y = np.asarray(y)
     reference = compute_fisher(model, (x, y), "empirical")
     want = [np.asarray(reference[-2]), np.asarray(reference[-1])]
-    try:
-        got = fisher_fn(model, x, y)
-    except Exception as err:  # noqa: BLE001
-        return _report(False, _raised(err), verbose)
-    if got is None or len(got) != 2:
-        return _report(False, "return two arrays: the kernel's Fisher and the bias's Fisher", verbose)
-    got = [np.asarray(g, np.float64) for g in got]
-    for part, g, w in zip(("kernel", "bias"), got, want):
-        if g.shape != w.shape:
-            return _report(False, f"the {part}'s Fisher has shape {g.shape}, expected {w.shape}", verbose)
-        if np.any(g < 0):
-            return _report(False, f"the {part}'s Fisher has negative entries: a Fisher is a mean of "
-                                  "squares", verbose)
+    got, problem = _layer_fisher_answer(lambda: fisher_fn(model, x, y), want)
+    if problem:
+        return _report(False, problem, verbose)
     # the squared gradient of the label's logit (log_softmax left out) has the labels' frequencies
     # as its bias Fisher: name that slip before any other
     frequencies = np.bincount(y.astype(int), minlength=want[1].shape[0]) / len(y)
@@ -264,19 +272,9 @@ def check_exact_output_fisher(fisher_fn, model, x, verbose: bool = True) -> Chec
     probs = tf.nn.softmax(model(x, training=False)).numpy()
     exact = compute_fisher(model, (x, probs.argmax(axis=1)), "exact")
     want = [np.asarray(exact[-2], np.float64), np.asarray(exact[-1], np.float64)]
-    try:
-        got = fisher_fn(model, x)
-    except Exception as err:  # noqa: BLE001
-        return _report(False, _raised(err), verbose)
-    if got is None or len(got) != 2:
-        return _report(False, "return two arrays: the kernel's Fisher and the bias's Fisher", verbose)
-    got = [np.asarray(g, np.float64) for g in got]
-    for part, g, w in zip(("kernel", "bias"), got, want):
-        if g.shape != w.shape:
-            return _report(False, f"the {part}'s Fisher has shape {g.shape}, expected {w.shape}", verbose)
-        if np.any(g < 0):
-            return _report(False, f"the {part}'s Fisher has negative entries: it is a mean of squares",
-                           verbose)
+    got, problem = _layer_fisher_answer(lambda: fisher_fn(model, x), want)
+    if problem:
+        return _report(False, problem, verbose)
     for part, g, w, k in zip(("kernel", "bias"), got, want, (-2, -1)):
         scale = float(np.max(w))
         if np.allclose(g, w, rtol=0, atol=1e-4 * scale):

@@ -393,3 +393,28 @@ def format_table(rows: list, columns=("tasks",), published: dict | None = None,
             line += "".join(f"  {c:>{w}}" for c, w in zip(pub_cells[i], pub_w))
         lines.append(line)
     return "\n".join(lines)
+
+
+class FieldAccess:
+    """Named study results: attribute access first, and ``result["name"]`` / ``keys()`` too, for
+    code written when the results were dicts. Equal to the same kind of result, or to that dict,
+    with the same values."""
+
+    def __getitem__(self, key: str):
+        try:
+            return getattr(self, key)
+        except AttributeError:
+            raise KeyError(key) from None
+
+    def keys(self):
+        from dataclasses import fields
+
+        return [f.name for f in fields(self)]
+
+    def __eq__(self, other):
+        mine = {k: self[k] for k in self.keys()}
+        if isinstance(other, dict):
+            return mine == other
+        return type(other) is type(self) and mine == {k: other[k] for k in other.keys()}
+
+    __hash__ = None

@@ -8,35 +8,15 @@ final numbers only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..anchors import Anchor
 from ..evaluation import accuracy, correct_answers
 from ..tasks import Task
-from .common import Setup, new_model
+from .common import FieldAccess, Setup, new_model
 
-class _Fields:
-    """Attribute access first; ``result["name"]`` works too (the results were dicts before)."""
-
-    def __getitem__(self, key: str):
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def keys(self):
-        return [f.name for f in fields(self)]
-
-    def __eq__(self, other):
-        """Equal to the same kind of result, or to the dict it used to be, with the same values."""
-        mine = {k: self[k] for k in self.keys()}
-        if isinstance(other, dict):
-            return mine == other
-        return type(other) is type(self) and mine == {k: other[k] for k in other.keys()}
-
-    __hash__ = None
 
 
 class _Layers(dict):
@@ -53,7 +33,7 @@ class _Layers(dict):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class LayerMove(_Fields):
+class LayerMove(FieldAccess):
     """How far one layer (or ``total``) moved from ``theta*``: ``distance`` ``||theta - theta*||``,
     ``fisher_weighted`` ``sum F (theta - theta*)**2`` (what EWC charges, times lam / 2) and
     ``fisher_share``, the layer's share of the total ``fisher_weighted``."""
@@ -68,7 +48,7 @@ class LayerMove(_Fields):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class LayerMass(_Fields):
+class LayerMass(FieldAccess):
     """One layer's share of the total Fisher (``mass``) and of the weights (``parameters``)."""
 
     mass: float
@@ -79,7 +59,7 @@ class LayerMass(_Fields):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class LossRise(_Fields):
+class LossRise(FieldAccess):
     """The rise of task A's mean loss (nats): ``measured``, and as the ``diagonal`` and the
     ``full`` Fisher quadratic forms predict it."""
 
@@ -98,7 +78,7 @@ class LossRise(_Fields):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class UnitGroup(_Fields):
+class UnitGroup(FieldAccess):
     """Mean absolute change of the incoming and outgoing weights of ``units`` hidden units."""
 
     incoming: float
@@ -110,7 +90,7 @@ class UnitGroup(_Fields):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class UnitChanges(_Fields):
+class UnitChanges(FieldAccess):
     """:class:`UnitGroup` of the units in the mask (``masked``) and of the ``others``."""
 
     masked: UnitGroup
@@ -121,7 +101,7 @@ class UnitChanges(_Fields):
 
 
 @dataclass(frozen=True, repr=False)
-class Restored(_Fields):
+class Restored(FieldAccess):
     """Task A's accuracy (or per-example right/wrong) with one part of the task-B weights put back
     to ``theta_A``: the ``output`` layer, the ``hidden`` layer, or the incoming weights of the
     ``units`` silent on task A."""
@@ -136,7 +116,7 @@ class Restored(_Fields):
 
 
 @dataclass(frozen=True, repr=False)
-class MovementReport(_Fields):
+class MovementReport(FieldAccess):
     """What lesson 08 measures about one task-B model against the task-A anchor (see
     :func:`movement_report`): ``movement`` (per layer and ``total``, :class:`LayerMove`),
     ``rise`` (:class:`LossRise`), ``dead_units`` (silent on task A at ``theta_A``),

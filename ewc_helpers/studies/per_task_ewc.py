@@ -45,6 +45,7 @@ from ..anchors import Anchor
 from ..penalties import OnlineEWC, QuadraticPenalty, check_lam
 from ..reproducibility import set_seed
 from ..training import fit_task
+from .common import FieldAccess
 
 FORMS = ("per_task", "per_task_mean", "online")
 
@@ -117,7 +118,7 @@ def anchor_spread(anchors, lam) -> float:
 
 
 @dataclass(frozen=True)
-class PenaltyParts:
+class PenaltyParts(FieldAccess):
     """The summed per-task penalty at some weights, split as in the module docstring.
 
     ``total``: the summed penalty; ``about_centre``: ``(lam / 2) F_sum (theta - theta_bar)**2``;
@@ -131,11 +132,6 @@ class PenaltyParts:
     spread: float
     terms: np.ndarray = field(compare=False)
     grad_norm: float
-
-    def __getitem__(self, key: str):
-        if key not in ("total", "about_centre", "spread", "terms", "grad_norm"):
-            raise KeyError(key)
-        return getattr(self, key)
 
     def __repr__(self) -> str:
         return (f"PenaltyParts(total {self.total:.4g} = about the centre {self.about_centre:.4g} + spread "

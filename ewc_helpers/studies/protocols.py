@@ -469,8 +469,8 @@ def run_permuted_preset(mnist, protocol, seeds: int = 1, progress=print) -> dict
     of the ``permuted`` setting. Returns the permuted suite's report (``table``, ``rows``,
     ``comparisons``, ``runs``...) with ``protocol`` (the preset) added.
     """
-    from .common import SeedClock, format_table, search_lam, summarize
-    from .sequences import EQUIVALENCE_DELTA, paired_comparisons
+    from .common import SeedClock, search_lam
+    from .sequences import EQUIVALENCE_DELTA, seed_done, suite_table
 
     preset = permuted_preset(protocol)
     p = protocol_for(protocol)
@@ -493,18 +493,9 @@ def run_permuted_preset(mnist, protocol, seeds: int = 1, progress=print) -> dict
             searches[method] = search
             extended += [f"seed {seed}, {method}: {m}" for m in search.extended]
             chosen.append(search.best)
-        for r in chosen:
-            say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  learning {r.learning_accuracy:.3f}"
-                f"  BWT {r.backward_transfer:+.3f}" + (f"  (lam {r.lam:g})" if r.lam is not None else ""))
-        runs.append(chosen)
-        records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
-                        "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
+        seed_done(seed, chosen, searches, runs, records, say)
         clock.finished(seed)
-    rows = summarize(runs)
-    comparisons = paired_comparisons(rows) if int(seeds) > 1 else []
-    table = format_table(rows, ("average", "learning", "bwt", "memory"))
-    if comparisons:
-        table += "\n" + "\n".join(comparisons)
+    rows, comparisons, table = suite_table(runs)
     return {"suite": "permuted", "protocol": preset, "table": table, "rows": rows, "comparisons": comparisons,
             "equivalence_delta": EQUIVALENCE_DELTA, "num_tasks": preset["num_tasks"], "gamma": preset["gamma"],
             "epochs_per_task": preset["epochs"], "iterations_per_task": preset["iterations"],

@@ -25,7 +25,7 @@ from ..penalties import OnlineEWC, QuadraticPenalty, check_gamma, check_lam, mem
 from ..reproducibility import set_seed
 from ..tasks import make_permuted_tasks
 from ..training import fit_task, make_anchor
-from .common import Result, SeedClock, Setup, format_table, new_model, search_lam, summarize
+from .common import FieldAccess, Result, SeedClock, Setup, format_table, new_model, search_lam, summarize
 from ..stats import compare_seeds
 
 SEQUENCE_METHODS = ("naive", "l2", "ewc", "online_ewc")
@@ -62,7 +62,7 @@ def output_units(tasks) -> int:
 
 
 @dataclass
-class FirstTask:
+class FirstTask(FieldAccess):
     """The first task of a sequence, trained once (:func:`train_first_task`): its name, the seed,
     the weights after it and the test and validation accuracy on every task of the sequence then.
     ``first["weights"]`` still works as ``first.weights`` (older code read a dict)."""
@@ -72,11 +72,6 @@ class FirstTask:
     weights: list = field(repr=False)
     test_row: list = field(default_factory=list)
     val_row: list = field(default_factory=list)
-
-    def __getitem__(self, key: str):
-        if key not in ("task", "seed", "weights", "test_row", "val_row"):
-            raise KeyError(key)
-        return getattr(self, key)
 
     def __repr__(self) -> str:
         return (f"FirstTask({self.task}, seed {self.seed}, test accuracy after it: "
@@ -236,21 +231,33 @@ def run_permuted_suite(mnist, setup: Setup = PERMUTED_SETUP, num_tasks: int = 5,
             searches[method] = search
             extended += [f"seed {seed}, {method}: {m}" for m in search.extended]
             chosen.append(search.best)
-        for r in chosen:
-            say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  learning {r.learning_accuracy:.3f}"
-                f"  BWT {r.backward_transfer:+.3f}"
-                + (f"  (lam {r.lam:g})" if r.lam is not None else ""))
-        runs.append(chosen)
-        records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
-                        "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
+        seed_done(seed, chosen, searches, runs, records, say)
         clock.finished(seed)
-    rows = summarize(runs)
-    comparisons = paired_comparisons(rows) if int(seeds) > 1 else []
-    table = format_table(rows, ("average", "learning", "bwt", "memory"))
-    if comparisons:
-        table += "\n" + "\n".join(comparisons)
+    rows, comparisons, table = suite_table(runs)
     return {"suite": "permuted", "table": table, "rows": rows, "comparisons": comparisons,
             "equivalence_delta": EQUIVALENCE_DELTA,
             "num_tasks": int(num_tasks), "gamma": gamma, "epochs_per_task": setup.epochs_per_task,
             "fisher_examples": setup.fisher_examples, "lams": {k: list(v) for k, v in grids.items()},
             "extended": extended, "runs": records}
+
+
+def seed_done(seed: int, chosen: list, searches: dict, runs: list, records: list, say) -> None:
+    """One seed of a permuted suite is done: print each method's line, keep its results in ``runs``
+    and its JSON record (results and every lam tried) in ``records``."""
+    for r in chosen:
+        say(f"[seed {seed}] {r.label:<12} average {r.average_accuracy:.3f}  learning {r.learning_accuracy:.3f}"
+            f"  BWT {r.backward_transfer:+.3f}" + (f"  (lam {r.lam:g})" if r.lam is not None else ""))
+    runs.append(chosen)
+    records.append({"seed": seed, "results": [r.to_dict() for r in chosen],
+                    "searches": {m: [r.to_dict() for r in x.results] for m, x in searches.items()}})
+
+
+def suite_table(runs: list) -> tuple:
+    """``(rows, comparisons, table)`` of a permuted suite over its seeds' runs; the paired
+    comparisons need at least 2 seeds."""
+    rows = summarize(runs)
+    comparisons = paired_comparisons(rows) if len(runs) > 1 else []
+    table = format_table(rows, ("average", "learning", "bwt", "memory"))
+    if comparisons:
+        table += "\n" + "\n".join(comparisons)
+    return rows, comparisons, table

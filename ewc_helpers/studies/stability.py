@@ -7,7 +7,7 @@ fact of arithmetic. Adam rescales each step and does not follow this rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,6 +17,7 @@ import keras
 
 from ..anchors import Anchor
 from ..training import TrainingError
+from .common import FieldAccess
 
 def sgd_step_factor(lr: float, lam: float, fisher) -> np.ndarray:
     """The factor ``1 - lr * lam * F`` by which one gradient-descent step on the penalty
@@ -107,7 +108,7 @@ def growth_per_step(values, first: int = 2, last: int = 20) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class StabilityRun:
+class StabilityRun(FieldAccess):
     """One EWC run on task B watched for the SGD stability limit (see :func:`stability_run`).
 
     ``stiffness`` is ``lr * lam * F_max``; ``predicted_growth`` ``|1 - lr * lam * F_max|``, the
@@ -134,15 +135,6 @@ class StabilityRun:
     def above_limit(self) -> bool:
         """``lr * lam * F_max > 2``: above the limit plain SGD on the penalty diverges."""
         return self.stiffness > 2
-
-    def __getitem__(self, key: str):
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-    def keys(self):
-        return [f.name for f in fields(self)]
 
     def __repr__(self) -> str:
         return (f"StabilityRun({self.optimizer} lr {self.lr:g}, lam {self.lam:.3g}: stiffness {self.stiffness:.2f}, "
