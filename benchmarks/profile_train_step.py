@@ -46,7 +46,7 @@ import ewc_helpers  # noqa: E402,F401
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench_fisher import build_data, fit_epoch_times  # noqa: E402
+from bench_fisher import build_data, fit_epoch_times, train_step_min as compiled_step_min  # noqa: E402
 from ewc_helpers import fisher, models, penalties, reproducibility, tasks as task_lib  # noqa: E402
 
 
@@ -78,7 +78,11 @@ def flat_penalty(anchor, lam):
 
 
 def main():
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("rounds", nargs="?", type=int, default=7, help="interleaved rounds (default 7)")
+    rounds = parser.parse_args().rounds
     print(f"profile_train_step: TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
     reproducibility.set_seed(0)
@@ -138,25 +142,6 @@ def main():
     for k, secs in results.items():
         print(f"  {k:<24}{secs * 1e6:7.0f} us  {secs / fastest_plain_step:6.3f} of a fit step")
     print(f"load average now {os.getloadavg()[0]:.2f}")
-
-
-def compiled_step_min(model, xb, yb, calls=100, repeats=15):
-    """Seconds per ``model.train_step`` inside one compiled loop: the fastest of ``repeats``."""
-    model.make_train_function()  # builds the optimizer's and metrics' variables
-
-    @tf.function
-    def run():
-        for _ in tf.range(calls):
-            model.train_step((xb, yb))
-        return model.optimizer.iterations
-
-    run()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        run().numpy()
-        best = min(best, time.perf_counter() - t)
-    return best / calls
 
 
 if __name__ == "__main__":
